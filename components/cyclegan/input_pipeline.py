@@ -1,0 +1,72 @@
+"""tf.data pipelines over preprocessed (uint8 pixel) TFRecords.
+
+Random jitter (crop from load_size to crop_size, horizontal flip) happens here, per element
+and per epoch: the deterministic part was done once in Beam.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Tuple
+
+import tensorflow as tf
+
+from components import data_contract, image_ops
+from pipeline.config import Config
+
+
+def _files(patterns: Sequence[str] | str) -> list:
+    patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+    files = sorted(f for pattern in patterns for f in tf.io.gfile.glob(pattern))
+    if not files:
+        raise FileNotFoundError(f"no TFRecord files match {patterns}")
+    return files
+
+
+def count_records(patterns: Sequence[str] | str) -> int:
+    return int(tf.data.TFRecordDataset(_files(patterns)).reduce(
+        tf.constant(0, tf.int64), lambda count, _: count + 1))
+
+
+def images(patterns: Sequence[str] | str, size: int) -> tf.data.Dataset:
+    """uint8 [size, size, 3] images, in file order."""
+    return tf.data.TFRecordDataset(_files(patterns)).map(
+        lambda serialized: data_contract.parse_pixel_example(serialized, size)[0],
+        num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def jitter(image: tf.Tensor, config: Config) -> tf.Tensor:
+    image = tf.image.random_crop(image, [config.crop_size, config.crop_size, 3])
+    if config.random_flip:
+        image = tf.image.random_flip_left_right(image)
+    return image
+
+
+def train_dataset(patterns_a, patterns_b, config: Config,
+                  global_batch_size: int) -> Tuple[tf.data.Dataset, int]:
+    """Endless (A, B) batches in [-1, 1], and the steps that make one epoch.
+
+    An epoch covers the larger domain (the paper's unpaired sampling); the smaller one wraps
+    around in a fresh shuffled order instead of truncating the larger, as `zip` would.
+    """
+    count_a, count_b = count_records(patterns_a), count_records(patterns_b)
+    steps = config.steps_per_epoch or max(count_a, count_b) // global_batch_size
+    if steps < 1:
+        raise ValueError(f"{max(count_a, count_b)} training images cannot fill one global batch "
+                         f"of {global_batch_size}")
+
+    def domain(patterns, count, seed):
+        return (images(patterns, config.load_size)
+                .shuffle(count, seed=seed, reshuffle_each_iteration=True)
+                .repeat()
+                .map(lambda image: image_ops.to_unit_range(jitter(image, config)),
+                     num_parallel_calls=tf.data.AUTOTUNE))
+
+    pairs = tf.data.Dataset.zip((domain(patterns_a, count_a, config.seed),
+                                 domain(patterns_b, count_b, config.seed + 1)))
+    return pairs.batch(global_batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE), steps
+
+
+def test_images(patterns, config: Config, count: int) -> tf.Tensor:
+    """The first `count` test images as one float [-1, 1] batch."""
+    batch = next(iter(images(patterns, config.crop_size).take(count).batch(count)))
+    return image_ops.to_unit_range(batch)

@@ -1,0 +1,144 @@
+"""CycleGAN networks: U-Net and ResNet generators, PatchGAN discriminator. Plain TensorFlow.
+
+Uses Keras 2 (tf_keras), the Keras that TFX 1.21 is built on; importing it directly keeps the
+choice independent of TF_USE_LEGACY_KERAS.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+import tensorflow as tf
+import tf_keras as keras
+
+from pipeline.config import Config
+
+
+def _init() -> keras.initializers.Initializer:
+    return keras.initializers.RandomNormal(0.0, 0.02)  # both references: N(0, 0.02)
+
+
+class InstanceNormalization(keras.layers.Layer):
+    """Per-sample, per-channel normalisation over height and width (the tutorial's layer).
+
+    Per-sample statistics make batching exact: a batch of n images gives the same outputs as
+    n separate calls, which the train step relies on.
+    """
+
+    def __init__(self, epsilon: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.scale = self.add_weight(name="scale", shape=[channels],
+                                     initializer=keras.initializers.RandomNormal(1.0, 0.02))
+        self.offset = self.add_weight(name="offset", shape=[channels], initializer="zeros")
+
+    def call(self, x):
+        mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+        normalized = (x - mean) * tf.math.rsqrt(variance + self.epsilon)
+        return self.scale * normalized + self.offset
+
+
+class ReflectionPadding2D(keras.layers.Layer):
+    def __init__(self, padding: int, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = padding
+
+    def call(self, x):
+        p = self.padding
+        return tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
+
+
+def _downsample(filters: int, norm: bool = True) -> keras.Sequential:
+    block = keras.Sequential([keras.layers.Conv2D(filters, 4, strides=2, padding="same",
+                                                  kernel_initializer=_init(), use_bias=False)])
+    if norm:
+        block.add(InstanceNormalization())
+    block.add(keras.layers.LeakyReLU(0.2))
+    return block
+
+
+def _upsample(filters: int, dropout: float) -> keras.Sequential:
+    block = keras.Sequential([
+        keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same",
+                                     kernel_initializer=_init(), use_bias=False),
+        InstanceNormalization(),
+    ])
+    if dropout:
+        block.add(keras.layers.Dropout(dropout))
+    block.add(keras.layers.ReLU())
+    return block
+
+
+def unet_filters(image_size: int, base_filters: int) -> List[int]:
+    """Encoder widths: one stride-2 block per halving down to 1x1, capped at 8x base."""
+    depth = image_size.bit_length() - 1  # log2 for powers of two
+    return [base_filters * min(2 ** i, 8) for i in range(depth)]
+
+
+def unet_generator(config: Config, name: str) -> keras.Model:
+    """The tutorial's (pix2pix) U-Net, its depth matched to the image size."""
+    down_filters = unet_filters(config.crop_size, config.generator_filters)
+    up_filters = down_filters[-2::-1]
+    inputs = keras.layers.Input([config.crop_size, config.crop_size, 3])
+    x, skips = inputs, []
+    for index, filters in enumerate(down_filters):
+        x = _downsample(filters, norm=index > 0)(x)
+        skips.append(x)
+    for index, (filters, skip) in enumerate(zip(up_filters, reversed(skips[:-1]))):
+        x = _upsample(filters, config.unet_dropout if index < 3 else 0.0)(x)
+        x = keras.layers.Concatenate()([x, skip])
+    outputs = keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same",
+                                           kernel_initializer=_init(), activation="tanh")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _conv_norm_relu(x, filters: int, kernel: int, strides: int = 1, padding: str = "same"):
+    x = keras.layers.Conv2D(filters, kernel, strides=strides, padding=padding,
+                            kernel_initializer=_init())(x)
+    return keras.layers.ReLU()(InstanceNormalization()(x))
+
+
+def resnet_generator(config: Config, name: str) -> keras.Model:
+    """The paper's ResNet generator: c7s1-f, d2f, d4f, R4f x blocks, u2f, uf, c7s1-3."""
+    f = config.generator_filters
+    inputs = keras.layers.Input([None, None, 3])
+    x = _conv_norm_relu(ReflectionPadding2D(3)(inputs), f, 7, padding="valid")
+    x = _conv_norm_relu(x, 2 * f, 3, strides=2)
+    x = _conv_norm_relu(x, 4 * f, 3, strides=2)
+    for _ in range(config.resnet_blocks):
+        y = _conv_norm_relu(ReflectionPadding2D(1)(x), 4 * f, 3, padding="valid")
+        y = keras.layers.Conv2D(4 * f, 3, kernel_initializer=_init())(ReflectionPadding2D(1)(y))
+        x = keras.layers.Add()([x, InstanceNormalization()(y)])
+    for filters in (2 * f, f):
+        x = keras.layers.Conv2DTranspose(filters, 3, strides=2, padding="same",
+                                         kernel_initializer=_init())(x)
+        x = keras.layers.ReLU()(InstanceNormalization()(x))
+    x = keras.layers.Conv2D(3, 7, kernel_initializer=_init())(ReflectionPadding2D(3)(x))
+    return keras.Model(inputs, keras.layers.Activation("tanh")(x), name=name)
+
+
+def generator(config: Config, name: str) -> keras.Model:
+    builders = {"unet": unet_generator, "resnet": resnet_generator}
+    return builders[config.generator](config, name)
+
+
+def patchgan_discriminator(config: Config, name: str) -> keras.Model:
+    """PatchGAN: n stride-2 blocks, a stride-1 block, then one logit per patch.
+
+    With discriminator_layers=3 this is the tutorial's discriminator and the paper's 70x70
+    PatchGAN.
+    """
+    f, n = config.discriminator_filters, config.discriminator_layers
+    inputs = keras.layers.Input([None, None, 3])
+    x = inputs
+    for index in range(n):
+        x = _downsample(f * min(2 ** index, 8), norm=index > 0)(x)
+    x = keras.layers.ZeroPadding2D()(x)
+    x = keras.layers.Conv2D(f * min(2 ** n, 8), 4, kernel_initializer=_init(), use_bias=False)(x)
+    x = keras.layers.LeakyReLU(0.2)(InstanceNormalization()(x))
+    x = keras.layers.ZeroPadding2D()(x)
+    outputs = keras.layers.Conv2D(1, 4, kernel_initializer=_init())(x)
+    return keras.Model(inputs, outputs, name=name)

@@ -1,0 +1,56 @@
+"""Image operations shared by the Beam preprocessing and the exported serving signatures.
+
+One implementation, imported by both, so training and serving cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def decode_rgb(encoded: tf.Tensor) -> tf.Tensor:
+    """Encoded JPEG/PNG/GIF/BMP bytes -> uint8 [h, w, 3]; grey and RGBA become RGB."""
+    image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8, expand_animations=False)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def resize_and_center_crop(image: tf.Tensor, size: int, method: str) -> tf.Tensor:
+    """Resizes the shorter side to `size`, then crops the centre square. Returns uint8.
+
+    For square inputs (all of horse2zebra) this equals a plain resize to size x size, which
+    is what both reference implementations do; for other shapes it keeps the aspect ratio.
+    """
+    shape = tf.shape(image)
+    height, width = shape[0], shape[1]
+    scale = tf.cast(size, tf.float32) / tf.cast(tf.minimum(height, width), tf.float32)
+    new_height = tf.maximum(size, tf.cast(tf.round(tf.cast(height, tf.float32) * scale), tf.int32))
+    new_width = tf.maximum(size, tf.cast(tf.round(tf.cast(width, tf.float32) * scale), tf.int32))
+    resized = tf.image.resize(image, [new_height, new_width], method=method, antialias=False)
+    top = (new_height - size) // 2
+    left = (new_width - size) // 2
+    cropped = resized[top:top + size, left:left + size, :]
+    cropped = tf.clip_by_value(tf.round(tf.cast(cropped, tf.float32)), 0.0, 255.0)
+    return tf.ensure_shape(tf.cast(cropped, tf.uint8), [size, size, 3])
+
+
+def to_unit_range(image: tf.Tensor) -> tf.Tensor:
+    """uint8 [0, 255] -> float32 [-1, 1]."""
+    return tf.cast(image, tf.float32) / 127.5 - 1.0
+
+
+def from_unit_range(image: tf.Tensor) -> tf.Tensor:
+    """float [-1, 1] -> uint8 [0, 255], clipping what the generator overshoots."""
+    scaled = (tf.cast(image, tf.float32) + 1.0) * 127.5
+    return tf.cast(tf.clip_by_value(tf.round(scaled), 0.0, 255.0), tf.uint8)
+
+
+def preprocess(encoded: tf.Tensor, size: int, method: str) -> tf.Tensor:
+    """Encoded bytes -> uint8 [size, size, 3]: what Beam stores and serving computes."""
+    return resize_and_center_crop(decode_rgb(encoded), size, method)
+
+
+def encode_png(image: tf.Tensor) -> tf.Tensor:
+    """float [-1, 1] [h, w, 3] -> PNG bytes."""
+    return tf.io.encode_png(from_unit_range(image))
+

@@ -1,0 +1,36 @@
+"""The TFX Trainer's run_fn: thin glue between TFX's FnArgs and the CycleGAN core.
+
+Referenced by dotted path (`components.trainer.run_fn.run_fn`), so Kubeflow runs it from
+the installed package and nothing is uploaded at compile time.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from tfx.components.trainer.fn_args_utils import FnArgs
+
+from components.cyclegan import export, train
+from pipeline.config import Config
+
+logger = logging.getLogger("cyclegan")
+
+CONFIG_KEY = "cyclegan_config"
+
+
+def custom_config(config: Config) -> dict:
+    """What the pipeline passes to the Trainer's custom_config."""
+    return {CONFIG_KEY: config.to_dict()}
+
+
+def run_fn(fn_args: FnArgs) -> None:
+    config = Config.from_dict(fn_args.custom_config[CONFIG_KEY])
+    logger.info("CycleGAN config:\n%s", config.describe())
+    # The pipeline sets train splits (trainA, trainB) and eval splits (testA, testB), in the
+    # contract's order; FnArgs keeps that order.
+    train_a, train_b = fn_args.train_files
+    test_a, test_b = fn_args.eval_files
+    model = train.fit(config, train_a, train_b, test_a, test_b, run_dir=fn_args.model_run_dir)
+    export.export_generators(model.g_ab, model.g_ba, config, fn_args.serving_model_dir)
+    logger.info("Exported the serving SavedModel to %s", fn_args.serving_model_dir)
+

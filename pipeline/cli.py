@@ -1,0 +1,72 @@
+"""Flags shared by the runners, and the process set-up that must precede TensorFlow."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from pipeline import config as config_lib
+
+LOGGER_NAME = "cyclegan"
+
+
+def prepare_process() -> None:
+    """Call first thing in an entry point, before TensorFlow is imported.
+
+    TFX 1.21 ships Keras 3 and tf-keras; this project uses tf-keras (Keras 2) throughout, so
+    say so explicitly rather than rely on TFX setting it only when unset.
+    """
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # hide TF's C++ INFO chatter
+
+
+def configure_logging(verbose: bool) -> logging.Logger:
+    """Our progress lines at INFO; TFX/Beam internals only with --verbose."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S",
+                        stream=sys.stdout)
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(logging.INFO)
+    return logger
+
+
+def add_common_flags(parser: argparse.ArgumentParser, default_data: str | None) -> None:
+    parser.add_argument(
+        "--data", default=default_data, required=default_data is None,
+        help="'synthetic' (the built-in two-domain set: coloured blobs -> striped blobs; no "
+             "network needed) or a folder holding trainA/ trainB/ testA/ testB/ image folders, "
+             "as in the official horse2zebra.zip (local path, or gs:// on a cluster)"
+             + (f" (default: {default_data})" if default_data else ""))
+    parser.add_argument(
+        "--preset", default="demo", choices=sorted(config_lib.PRESETS),
+        help="training recipe: 'demo' is small and quick on a CPU; 'tutorial' is the "
+             "TensorFlow CycleGAN tutorial (U-Net, BCE, 40 epochs, 256 px); 'paper' is the "
+             "CycleGAN paper's code (ResNet-9, LSGAN, 100+100 epochs, 256 px) "
+             "(default: demo)")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override one config value, e.g. --set epochs=5 --set generator_filters=32; "
+             "repeatable. Keys: " + ", ".join(f.name for f in
+                                               config_lib.dataclasses.fields(config_lib.Config)))
+    parser.add_argument(
+        "--beam-arg", dest="beam_args", action="append", default=[], metavar="FLAG",
+        help="a Beam pipeline option for the data steps, passed through untouched, e.g. "
+             "--beam-arg=--direct_running_mode=multi_processing "
+             "--beam-arg=--direct_num_workers=2; repeatable")
+    parser.add_argument("--pipeline-name", default="cyclegan",
+                        help="TFX pipeline name (default: cyclegan)")
+    parser.add_argument("--model-name", default="cyclegan",
+                        help="model name in the serving directory, as TF Serving's --model_name "
+                             "(default: cyclegan)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show TFX and Beam INFO logs")
+
+
+def resolve_config(args: argparse.Namespace) -> config_lib.Config:
+    """Preset + --set overrides; exits with a clear message on a bad key or value."""
+    try:
+        return config_lib.apply_overrides(config_lib.preset(args.preset), args.overrides)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None

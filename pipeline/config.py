@@ -1,0 +1,182 @@
+"""Every knob of the pipeline in one typed config, with named presets.
+
+Pure Python (no TensorFlow, no TFX): the runners, the components and the CycleGAN core all
+import it. A preset overrides only what differs from the defaults, which are the TensorFlow
+CycleGAN tutorial's recipe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from typing import Any, Dict, List, Mapping, Optional
+
+GENERATORS = ("unet", "resnet")
+GAN_LOSSES = ("bce", "lsgan")
+RESIZE_METHODS = ("nearest", "bilinear", "bicubic", "area")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """A complete, validated description of one training recipe."""
+
+    # Images. Beam resizes the train splits to load_size (shorter side, then centre crop);
+    # the Trainer random-crops crop_size from that every epoch. Test splits and the serving
+    # signature resize straight to crop_size.
+    load_size: int = 286
+    crop_size: int = 256
+    resize_method: str = "nearest"
+    random_flip: bool = True
+
+    # Networks.
+    generator: str = "unet"
+    generator_filters: int = 64
+    unet_dropout: float = 0.5
+    resnet_blocks: int = 9
+    discriminator_filters: int = 64
+    discriminator_layers: int = 3
+
+    # Losses.
+    gan_loss: str = "bce"
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5  # a fraction of lambda_cycle, as in both references
+
+    # Optimisation. batch_size is the global batch, split across replicas.
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    batch_size: int = 1
+    epochs: int = 40  # at the constant learning rate
+    decay_epochs: int = 0  # then linear decay to zero over this many more
+    steps_per_epoch: Optional[int] = None  # None: the larger train domain / batch_size
+    seed: int = 0
+
+    # Observability.
+    summary_every_steps: int = 100
+    checkpoint_every_steps: int = 500
+    grid_images: int = 4  # test images per direction in the PNG grid
+
+    # Built-in synthetic data set (used by --data synthetic).
+    synthetic_image_size: int = 64
+    synthetic_train_per_domain: int = 64
+    synthetic_test_per_domain: int = 8
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.generator not in GENERATORS:
+            problems.append(f"generator must be one of {GENERATORS}, got {self.generator!r}")
+        if self.gan_loss not in GAN_LOSSES:
+            problems.append(f"gan_loss must be one of {GAN_LOSSES}, got {self.gan_loss!r}")
+        if self.resize_method not in RESIZE_METHODS:
+            problems.append(
+                f"resize_method must be one of {RESIZE_METHODS}, got {self.resize_method!r}"
+            )
+        if not 0 < self.crop_size <= self.load_size:
+            problems.append(
+                f"need 0 < crop_size <= load_size, got crop_size={self.crop_size}, "
+                f"load_size={self.load_size}"
+            )
+        if self.generator == "unet" and self.crop_size & (self.crop_size - 1):
+            problems.append(f"the U-Net needs a power-of-two crop_size, got {self.crop_size}")
+        for name in ("batch_size", "epochs", "generator_filters", "discriminator_filters",
+                     "summary_every_steps", "checkpoint_every_steps"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.decay_epochs < 0:
+            problems.append(f"decay_epochs must be >= 0, got {self.decay_epochs}")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            problems.append(f"steps_per_epoch must be >= 1 or None, got {self.steps_per_epoch}")
+        if problems:
+            raise ValueError("invalid config: " + "; ".join(problems))
+
+    @property
+    def total_epochs(self) -> int:
+        return self.epochs + self.decay_epochs
+
+    def replace(self, **changes: Any) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "Config":
+        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        return cls(**values)
+
+    def describe(self, baseline: Optional["Config"] = None) -> str:
+        """One line per field; '*' marks values that differ from `baseline`."""
+        baseline = baseline or Config()
+        lines = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            mark = "*" if value != getattr(baseline, field.name) else " "
+            lines.append(f" {mark} {field.name:<28} {value!r}")
+        return "\n".join(lines)
+
+
+PRESETS: Dict[str, Config] = {
+    # The TensorFlow CycleGAN tutorial: U-Net, BCE, 286 nearest -> 256 crop, 40 epochs.
+    "tutorial": Config(),
+    # The paper's code defaults: ResNet-9, LSGAN, 286 bicubic -> 256, 100 + 100 decay epochs.
+    "paper": Config(
+        generator="resnet",
+        gan_loss="lsgan",
+        resize_method="bicubic",
+        epochs=100,
+        decay_epochs=100,
+    ),
+    # Small and quick on a 2-core CPU: finishes the whole pipeline in a few minutes.
+    "demo": Config(
+        load_size=72,
+        crop_size=64,
+        resize_method="bilinear",
+        generator_filters=16,
+        discriminator_filters=16,
+        epochs=3,
+        summary_every_steps=20,
+        checkpoint_every_steps=100,
+    ),
+}
+
+
+def preset(name: str) -> Config:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}") from None
+
+
+def _parse_value(field: dataclasses.Field, text: str) -> Any:
+    kind = typing.get_type_hints(Config)[field.name]
+    if typing.get_origin(kind) is typing.Union:  # Optional[int]
+        if text.lower() in ("none", ""):
+            return None
+        kind = next(arg for arg in typing.get_args(kind) if arg is not type(None))
+    if kind is bool:
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"{field.name} takes true/false, got {text!r}")
+        return text.lower() in ("true", "1")
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"{field.name} takes a {kind.__name__}, got {text!r}") from None
+
+
+def apply_overrides(config: Config, assignments: List[str]) -> Config:
+    """Applies `key=value` strings (from --set flags) with type checking."""
+    fields = {f.name: f for f in dataclasses.fields(Config)}
+    changes = {}
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        if not sep:
+            raise ValueError(f"--set takes key=value, got {assignment!r}")
+        if key not in fields:
+            raise ValueError(f"--set: unknown config key {key!r}; known keys: {sorted(fields)}")
+        changes[key] = _parse_value(fields[key], text)
+    return config.replace(**changes)

@@ -1,0 +1,41 @@
+"""Finds where a finished local run put its outputs, by asking ML Metadata."""
+
+from __future__ import annotations
+
+import os
+from typing import NamedTuple
+
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+from components.cyclegan import samples
+from components.image_example_gen.executor import REPORT_FILE
+
+
+class RunOutputs(NamedTuple):
+    ingest_report: str
+    tensorboard_dir: str
+    translations_png: str
+    pushed_model: str
+
+
+def latest_outputs(metadata_path: str, pipeline_name: str) -> RunOutputs:
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = metadata_path
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    store = metadata_store.MetadataStore(connection)
+    context = store.get_context_by_type_and_name("pipeline", pipeline_name)
+    type_names = {t.id: t.name for t in store.get_artifact_types()}
+    latest = {}
+    for artifact in sorted(store.get_artifacts_by_context(context.id), key=lambda a: a.id):
+        kind = type_names[artifact.type_id]
+        if kind == "Examples" and "ingest_report" in artifact.custom_properties:
+            kind = "RawExamples"
+        latest[kind] = artifact
+    pushed = latest["PushedModel"].custom_properties["pushed_destination"].string_value
+    return RunOutputs(
+        ingest_report=os.path.join(latest["RawExamples"].uri, REPORT_FILE),
+        tensorboard_dir=os.path.join(latest["ModelRun"].uri, "logs"),
+        translations_png=os.path.join(latest["ModelRun"].uri, samples.GRID_FILE),
+        pushed_model=pushed,
+    )
