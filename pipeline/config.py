@@ -165,7 +165,7 @@ def _parse_value(field: dataclasses.Field, text: str) -> Any:
     try:
         return kind(text)
     except ValueError:
-        raise ValueError(f"{field.name} takes a {kind.__name__}, got {text!r}") from None
+        raise ValueError(f"{field.name} takes a value of type {kind.__name__}, got {text!r}") from None
 
 
 def apply_overrides(config: Config, assignments: List[str]) -> Config:

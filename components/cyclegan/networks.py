@@ -34,6 +34,7 @@ class InstanceNormalization(keras.layers.Layer):
         self.scale = self.add_weight(name="scale", shape=[channels],
                                      initializer=keras.initializers.RandomNormal(1.0, 0.02))
         self.offset = self.add_weight(name="offset", shape=[channels], initializer="zeros")
+        super().build(input_shape)
 
     def call(self, x):
         mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)

@@ -1,0 +1,24 @@
+# One image for every component of the pipeline on Kubeflow Pipelines / Vertex AI.
+# KFP runs: python -m tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor ...
+# which imports our executors and run_fn by dotted path from the installed package.
+#
+# Debian 12 + Python 3.11, the platform the lock is resolved for. TensorFlow's [and-cuda]
+# extra adds the CUDA/cuDNN wheels, so the Trainer uses GPUs on nodes that have them.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONUNBUFFERED=1 \
+    TF_USE_LEGACY_KERAS=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /pipeline
+COPY requirements/ requirements/
+RUN pip install --no-cache-dir uv \
+ && uv pip install --system --no-cache --compile-bytecode --no-deps \
+        -r requirements/requirements.lock \
+ && uv pip install --system --no-cache --compile-bytecode \
+        "tensorflow[and-cuda]==$(grep -E '^tensorflow==' requirements/requirements.lock | cut -d= -f3)"
+
+COPY setup.py local_runner.py kubeflow_runner.py ./
+COPY pipeline/ pipeline/
+COPY components/ components/
+RUN uv pip install --system --no-cache --compile-bytecode --no-deps .

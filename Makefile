@@ -1,0 +1,51 @@
+# One-command entry points. Each target installs what it needs first (once; re-run when
+# requirements/requirements.lock changes).
+#
+#   make run    python local_runner.py on the built-in synthetic data (ARGS="..." for flags)
+#   make test   the test suite
+#   make bench  benchmarks (figures in README)
+#   make lock   re-resolve requirements/requirements.lock
+#   make image  build the container image Kubeflow runs (IMAGE=registry/name:tag)
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+IMAGE ?= cyclegan-tfx:latest
+ARGS ?=
+
+.PHONY: install run test bench lock image kubeflow-spec clean
+
+# tfx 1.21's own pins (ml-metadata / TFDV 1.21) only load on GLIBC >= 2.38, so plain
+# `pip install tfx` fails on Debian 12. The lock is resolved by uv with overrides
+# (requirements/overrides.txt) and installed with --no-deps. --compile-bytecode because
+# PYTHONDONTWRITEBYTECODE would otherwise make every `import tfx` ~3x slower.
+$(VENV)/.install-stamp: requirements/requirements.lock setup.py
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	$(PYTHON) -m uv venv --quiet --allow-existing --python $(PYTHON) $(VENV)
+	$(PYTHON) -m uv pip install --quiet --python $(PY) --compile-bytecode --no-deps \
+		-r requirements/requirements.lock
+	$(PYTHON) -m uv pip install --quiet --python $(PY) --compile-bytecode --no-deps -e .
+	touch $@
+
+install: $(VENV)/.install-stamp
+
+run: install
+	$(PY) local_runner.py $(ARGS)
+
+test: install
+	$(PY) -m pytest tests $(ARGS)
+
+bench: install
+	$(PY) -m benchmarks $(ARGS)
+
+lock:
+	$(PYTHON) -m pip install --quiet uv
+	$(PYTHON) -m uv pip compile --quiet requirements/requirements.in \
+		--override requirements/overrides.txt --python-version 3.11 \
+		-o requirements/requirements.lock
+
+image:
+	docker build -t $(IMAGE) .
+
+clean:
+	rm -rf runs .pytest_cache

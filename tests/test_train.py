@@ -1,0 +1,168 @@
+import io
+import logging
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from components import data_contract
+from components.cyclegan import export, losses, samples, train
+from tests.conftest import encode, random_pixels
+
+
+def _write_pixels(path, size, count, seed):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    rng = np.random.default_rng(seed)
+    with tf.io.TFRecordWriter(path) as writer:
+        for index in range(count):
+            pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+            writer.write(data_contract.make_pixel_example(
+                pixels.tobytes(), size, f"{index}".encode()).SerializeToString())
+    return path
+
+
+@pytest.fixture
+def preprocessed(tmp_path, tiny_config):
+    """Preprocessed splits: 5 A and 7 B train images at load size, 2+2 test at crop size."""
+    return {
+        "train_a": _write_pixels(str(tmp_path / "trainA" / "d.tfrecord"), 36, 5, 1),
+        "train_b": _write_pixels(str(tmp_path / "trainB" / "d.tfrecord"), 36, 7, 2),
+        "test_a": _write_pixels(str(tmp_path / "testA" / "d.tfrecord"), 32, 2, 3),
+        "test_b": _write_pixels(str(tmp_path / "testB" / "d.tfrecord"), 32, 2, 4),
+    }
+
+
+def _tutorial_losses(model, real_x, real_y):
+    """The TensorFlow CycleGAN tutorial's train_step losses, re-derived call by call."""
+    lam = model.config.lambda_cycle
+    fake_y = model.g_ab(real_x, training=True)
+    cycled_x = model.g_ba(fake_y, training=True)
+    fake_x = model.g_ba(real_y, training=True)
+    cycled_y = model.g_ab(fake_x, training=True)
+    same_x = model.g_ba(real_x, training=True)
+    same_y = model.g_ab(real_y, training=True)
+    disc_real_x, disc_real_y = model.d_a(real_x, training=True), model.d_b(real_y, training=True)
+    disc_fake_x, disc_fake_y = model.d_a(fake_x, training=True), model.d_b(fake_y, training=True)
+    bce = lambda target, logits: tf.reduce_mean(  # noqa: E731
+        tf.nn.sigmoid_cross_entropy_with_logits(labels=target, logits=logits))
+    gen_g = bce(tf.ones_like(disc_fake_y), disc_fake_y)
+    gen_f = bce(tf.ones_like(disc_fake_x), disc_fake_x)
+    total_cycle = lam * tf.reduce_mean(tf.abs(real_x - cycled_x)) + lam * tf.reduce_mean(
+        tf.abs(real_y - cycled_y))
+    identity_g = lam * 0.5 * tf.reduce_mean(tf.abs(real_y - same_y))
+    identity_f = lam * 0.5 * tf.reduce_mean(tf.abs(real_x - same_x))
+    disc_x = 0.5 * (bce(tf.ones_like(disc_real_x), disc_real_x)
+                    + bce(tf.zeros_like(disc_fake_x), disc_fake_x))
+    disc_y = 0.5 * (bce(tf.ones_like(disc_real_y), disc_real_y)
+                    + bce(tf.zeros_like(disc_fake_y), disc_fake_y))
+    return {"total_gen_g": gen_g + total_cycle + identity_g,
+            "total_gen_f": gen_f + total_cycle + identity_f,
+            "gen_g": gen_g, "gen_f": gen_f, "cycle": total_cycle,
+            "identity": identity_g + identity_f, "disc_x": disc_x, "disc_y": disc_y}
+
+
+@pytest.fixture
+def model_without_dropout(tiny_config):
+    return train.CycleGan(tiny_config.replace(unet_dropout=0.0))
+
+
+def test_batched_step_losses_equal_the_tutorial_formulas(model_without_dropout):
+    model = model_without_dropout
+    real_a, real_b = tf.random.uniform([1, 32, 32, 3], -1, 1), tf.random.uniform([1, 32, 32, 3],
+                                                                                 -1, 1)
+    ours = {k: float(v[0]) for k, v in model.per_example_losses(real_a, real_b).items()}
+    ref = {k: float(v) for k, v in _tutorial_losses(model, real_a, real_b).items()}
+    for our_name, ref_name in [("generator_ab", "gen_g"), ("generator_ba", "gen_f"),
+                               ("cycle", "cycle"), ("identity", "identity"),
+                               ("discriminator_a", "disc_x"), ("discriminator_b", "disc_y")]:
+        assert ours[our_name] == pytest.approx(ref[ref_name], rel=1e-4), our_name
+
+
+def test_one_backward_pass_gives_each_generator_its_own_gradient(model_without_dropout):
+    model = model_without_dropout
+    real_a, real_b = tf.random.uniform([1, 32, 32, 3], -1, 1), tf.random.uniform([1, 32, 32, 3],
+                                                                                 -1, 1)
+    with tf.GradientTape(persistent=True) as tape:
+        ours = model.per_example_losses(real_a, real_b)
+        our_total = (ours["generator_ab"] + ours["generator_ba"] + ours["cycle"]
+                     + ours["identity"])
+        ref = _tutorial_losses(model, real_a, real_b)
+    for generator, ref_loss in [(model.g_ab, "total_gen_g"), (model.g_ba, "total_gen_f")]:
+        ours_grads = tape.gradient(our_total, generator.trainable_variables)
+        ref_grads = tape.gradient(ref[ref_loss], generator.trainable_variables)
+        for mine, theirs in zip(ours_grads, ref_grads):
+            np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-3, atol=1e-6)
+
+
+def test_fit_trains_logs_and_writes_outputs(tmp_path, tiny_config, preprocessed, caplog):
+    caplog.set_level(logging.INFO, logger="cyclegan")
+    run_dir = str(tmp_path / "run")
+    before = train.CycleGan(tiny_config).g_ab.get_weights()  # same seed, same initial weights
+    model = train.fit(tiny_config, preprocessed["train_a"], preprocessed["train_b"],
+                      preprocessed["test_a"], preprocessed["test_b"], run_dir)
+    assert int(model.generator_optimizer.iterations.numpy()) == 3
+    assert any(not np.allclose(a, b) for a, b in zip(before, model.g_ab.get_weights()))
+    grid = Image.open(os.path.join(run_dir, samples.GRID_FILE))
+    assert grid.size == (3 * 32, 2 * tiny_config.grid_images * 32)  # 3 columns, A rows + B rows
+    assert tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")).endswith("-3")
+    assert tf.io.gfile.glob(os.path.join(run_dir, "logs", "events.out.tfevents.*"))
+    assert '"epochs": 1' in open(os.path.join(run_dir, "config.json")).read()
+    assert any("epoch 1/1" in m and "steps/s" in m and "ETA" in m for m in caplog.messages)
+
+
+def test_epoch_covers_the_larger_domain(tiny_config, preprocessed):
+    _, steps = train.input_pipeline.train_dataset(
+        preprocessed["train_a"], preprocessed["train_b"],
+        tiny_config.replace(steps_per_epoch=None), global_batch_size=2)
+    assert steps == 7 // 2  # trainB has 7 images, trainA 5
+
+
+def test_fit_resumes_from_the_last_checkpoint(tmp_path, tiny_config, preprocessed, caplog):
+    caplog.set_level(logging.INFO, logger="cyclegan")
+    files = (preprocessed["train_a"], preprocessed["train_b"], preprocessed["test_a"],
+             preprocessed["test_b"])
+    run_dir = str(tmp_path / "run")
+    train.fit(tiny_config, *files, run_dir)
+    model = train.fit(tiny_config.replace(epochs=2), *files, run_dir)
+    assert any("Resumed" in m and "at step 3" in m for m in caplog.messages)
+    assert int(model.generator_optimizer.iterations.numpy()) == 6
+
+
+def test_non_finite_loss_stops_training(tmp_path, tiny_config, preprocessed):
+    # Step 1's losses come from the initial weights; the NaN update shows in step 2's.
+    with pytest.raises(FloatingPointError, match="is nan at step 2"):
+        train.fit(tiny_config.replace(learning_rate=float("nan")), preprocessed["train_a"],
+                  preprocessed["train_b"], preprocessed["test_a"], preprocessed["test_b"],
+                  str(tmp_path / "run"))
+
+
+def test_learning_rate_schedule_is_constant_then_linear_to_zero():
+    schedule = train.LinearDecayAfter(2e-4, constant_steps=10, decay_steps=10)
+    values = [float(schedule(step)) for step in (0, 10, 15, 20, 30)]
+    np.testing.assert_allclose(values, [2e-4, 2e-4, 1e-4, 0.0, 0.0], atol=1e-10)
+
+
+def test_export_serves_image_bytes_in_both_directions(tmp_path, tiny_config):
+    model = train.CycleGan(tiny_config)
+    export_dir = export.export_generators(model.g_ab, model.g_ba, tiny_config,
+                                          str(tmp_path / "export"))
+    loaded = tf.saved_model.load(export_dir)
+    assert {"serving_default", "translate_a_to_b", "translate_b_to_a"} <= set(loaded.signatures)
+    jpeg = encode(random_pixels(48, 60), "JPEG")
+    gray_png = encode(random_pixels(20, 20), "PNG", "L")
+    for name in ("serving_default", "translate_a_to_b", "translate_b_to_a"):
+        out = loaded.signatures[name](images=tf.constant([jpeg, gray_png]))["images"].numpy()
+        assert len(out) == 2
+        for png in out:
+            image = Image.open(io.BytesIO(png))
+            assert (image.format, image.size, image.mode) == ("PNG", (32, 32), "RGB")
+    default = loaded.signatures["serving_default"](images=tf.constant([jpeg]))["images"]
+    a_to_b = loaded.signatures["translate_a_to_b"](images=tf.constant([jpeg]))["images"]
+    assert default.numpy()[0] == a_to_b.numpy()[0]
+    # The same generator outside the SavedModel gives the same picture.
+    pixels = export.image_ops.preprocess(tf.constant(jpeg), 32, tiny_config.resize_method)
+    direct = model.g_ab(export.image_ops.to_unit_range(pixels)[None], training=False)[0]
+    np.testing.assert_array_equal(tf.io.decode_png(default[0]).numpy(),
+                                  export.image_ops.from_unit_range(direct).numpy())
