@@ -57,7 +57,7 @@ def main(argv=None) -> int:
         try:
             listings = sources.check_folder(data)
         except sources.DataError as error:
-            log.error("%s", error)
+            print(f"error: {error}", file=sys.stderr)
             return 2
         data = os.path.abspath(data)
         log.info("Data: %s (%s)", data, ", ".join(f"{split} {len(listing.images)} images"
@@ -82,10 +82,13 @@ def main(argv=None) -> int:
     tfx.orchestration.LocalDagRunner().run(pipeline)
 
     result = outputs.latest_outputs(metadata_path, args.pipeline_name)
-    log.info("Ingest report: %s", result.ingest_report)
-    log.info("TensorBoard: tensorboard --logdir %s", result.tensorboard_dir)
-    log.info("Translations of test images (PNG grid): %s", result.translations_png)
-    log.info("Pushed model (TF Serving layout): %s", result.pushed_model)
+    print(f"\nDone. Outputs of pipeline {args.pipeline_name!r}:\n"
+          f"  ingest report:      {result.ingest_report}\n"
+          f"  TensorBoard:        tensorboard --logdir {result.tensorboard_dir}\n"
+          f"  translations (PNG): {result.translations_png}\n"
+          f"  pushed model:       {result.pushed_model}\n"
+          f"  serve it with TF Serving: --model_name={args.model_name} "
+          f"--model_base_path={serving_base_dir}")
     return 0
 
 

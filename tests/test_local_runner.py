@@ -1,0 +1,90 @@
+"""End to end: `python local_runner.py` under LocalDagRunner on tiny data (32 px, 3 steps)."""
+
+import io
+import json
+import os
+
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+import local_runner
+from pipeline import outputs
+from tests.conftest import encode, random_pixels
+
+TINY = ["--set=load_size=36", "--set=crop_size=32", "--set=generator_filters=4",
+        "--set=discriminator_filters=4", "--set=epochs=1", "--set=steps_per_epoch=3",
+        "--set=grid_images=2", "--set=synthetic_image_size=40",
+        "--set=synthetic_train_per_domain=6", "--set=synthetic_test_per_domain=3"]
+
+
+def _run(output_dir, *flags):
+    assert local_runner.main(["--output-dir", str(output_dir), *TINY, *flags]) == 0
+    return outputs.latest_outputs(os.path.join(output_dir, "metadata.sqlite"), "cyclegan")
+
+
+def _assert_serves_both_directions(pushed_model):
+    # TF Serving's layout: <base>/<model name>/<numeric version>/saved_model.pb
+    assert os.path.basename(pushed_model).isdigit()
+    assert os.path.basename(os.path.dirname(pushed_model)) == "cyclegan"
+    assert os.path.exists(os.path.join(pushed_model, "saved_model.pb"))
+    loaded = tf.saved_model.load(pushed_model)
+    jpeg = encode(random_pixels(50, 70), "JPEG")
+    for signature in ("serving_default", "translate_a_to_b", "translate_b_to_a"):
+        png = loaded.signatures[signature](images=tf.constant([jpeg]))["images"].numpy()[0]
+        image = Image.open(io.BytesIO(png))
+        assert (image.format, image.size, image.mode) == ("PNG", (32, 32), "RGB")
+
+
+def test_synthetic_pipeline_end_to_end(tmp_path, capsys):
+    result = _run(tmp_path)
+    _assert_serves_both_directions(result.pushed_model)
+    assert Image.open(result.translations_png).size == (3 * 32, 4 * 32)
+    report = json.load(open(result.ingest_report))
+    assert {split: part["written"] for split, part in report.items()} == {
+        "trainA": 6, "trainB": 6, "testA": 3, "testB": 3}
+    printed = capsys.readouterr().out
+    assert result.pushed_model in printed and result.translations_png in printed
+
+
+def _write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as file:
+        file.write(data)
+
+
+def test_folder_pipeline_with_grayscale_and_bad_files(tmp_path):
+    data = tmp_path / "data"
+    for index in range(3):
+        _write(data / "trainA" / f"horse{index}.jpg", encode(random_pixels(48, 48, index), "JPEG"))
+        _write(data / "trainB" / f"zebra{index}.PNG", encode(random_pixels(40, 56, index), "PNG"))
+    _write(data / "trainA" / "gray.jpg", encode(random_pixels(48, 48, 9), "JPEG", "L"))
+    _write(data / "trainB" / "broken.jpg", b"\xff\xd8\xff\xe0 not really a jpeg")
+    _write(data / "trainB" / "README.txt", b"notes")
+    for split in ("testA", "testB"):
+        for index in range(2):
+            _write(data / split / f"{index}.jpeg", encode(random_pixels(32, 32, index), "JPEG"))
+
+    result = _run(tmp_path / "out", "--data", str(data))
+
+    _assert_serves_both_directions(result.pushed_model)
+    report = json.load(open(result.ingest_report))
+    assert report["trainA"]["seen"] == report["trainA"]["written"] == 4  # grayscale included
+    assert (report["trainB"]["seen"], report["trainB"]["written"]) == (4, 3)
+    (skipped,) = report["trainB"]["skipped"]
+    assert skipped["path"].endswith("broken.jpg") and "cannot decode" in skipped["reason"]
+    assert report["trainB"]["ignored_non_images"][0].endswith("README.txt")
+
+
+def test_bad_data_folder_fails_before_any_work(tmp_path, capsys):
+    (tmp_path / "data" / "trainA").mkdir(parents=True)
+    assert local_runner.main(["--data", str(tmp_path / "data"),
+                              "--output-dir", str(tmp_path / "out")]) == 2
+    printed = capsys.readouterr().err
+    assert "missing split folder" in printed and "trainB" in printed
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_flag_value_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="epochs takes a value of type int"):
+        local_runner.main(["--set", "epochs=many", "--output-dir", str(tmp_path)])
