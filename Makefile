@@ -20,6 +20,9 @@ ARGS ?=
 # (requirements/overrides.txt) and installed with --no-deps. --compile-bytecode because
 # PYTHONDONTWRITEBYTECODE would otherwise make every `import tfx` ~3x slower.
 $(VENV)/.install-stamp: requirements/requirements.lock setup.py
+	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 9) <= sys.version_info[:2] <= (3, 11) else \
+		"TFX 1.21 needs Python 3.9-3.11; this is " + sys.version.split()[0] + \
+		". Install Python 3.11 and run: make PYTHON=python3.11 ...")'
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check uv
 	$(PYTHON) -m uv venv --quiet --allow-existing --python $(PYTHON) $(VENV)
 	$(PYTHON) -m uv pip install --quiet --python $(PY) --compile-bytecode --no-deps \

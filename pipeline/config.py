@@ -58,7 +58,7 @@ class Config:
 
     # Built-in synthetic data set (used by --data synthetic).
     synthetic_image_size: int = 64
-    synthetic_train_per_domain: int = 64
+    synthetic_train_per_domain: int = 200
     synthetic_test_per_domain: int = 8
 
     def __post_init__(self) -> None:
@@ -138,9 +138,9 @@ PRESETS: Dict[str, Config] = {
         resize_method="bilinear",
         generator_filters=16,
         discriminator_filters=16,
-        epochs=3,
-        summary_every_steps=20,
-        checkpoint_every_steps=100,
+        epochs=10,
+        summary_every_steps=50,
+        checkpoint_every_steps=500,
     ),
 }
 
@@ -165,7 +165,8 @@ def _parse_value(field: dataclasses.Field, text: str) -> Any:
     try:
         return kind(text)
     except ValueError:
-        raise ValueError(f"{field.name} takes a value of type {kind.__name__}, got {text!r}") from None
+        raise ValueError(
+            f"{field.name} takes a value of type {kind.__name__}, got {text!r}") from None
 
 
 def apply_overrides(config: Config, assignments: List[str]) -> Config:
