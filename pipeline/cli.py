@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 
 from pipeline import config as config_lib
@@ -22,11 +23,28 @@ def prepare_process() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # hide TF's C++ INFO chatter
 
 
+# TFX lines worth showing without --verbose: which component runs, and a known-harmless
+# warning that LocalDagRunner prints for every input channel, hidden.
+_TFX_PROGRESS = re.compile(r"Component \S+ is (running|finished)")
+_TFX_NOISE = re.compile(r"ArtifactQuery.property_predicate is not supported")
+
+
+def _brief_tfx_logs(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    if record.levelno >= logging.WARNING:
+        return not _TFX_NOISE.search(message)
+    return bool(_TFX_PROGRESS.search(message))
+
+
 def configure_logging(verbose: bool) -> logging.Logger:
-    """Our progress lines at INFO; TFX/Beam internals only with --verbose."""
+    """Our progress lines and TFX's component progress; all TFX/Beam INFO with --verbose."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S",
                         stream=sys.stdout)
+    if not verbose:
+        absl_logger = logging.getLogger("absl")
+        absl_logger.setLevel(logging.INFO)
+        absl_logger.addFilter(_brief_tfx_logs)
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(logging.INFO)
     return logger

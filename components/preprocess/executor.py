@@ -18,6 +18,8 @@ from apache_beam.metrics.metric import MetricsFilter
 import numpy as np
 import tensorflow as tf
 from tfx.dsl.components.base import base_beam_executor
+from tfx.components.util import examples_utils
+from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
 from components import data_contract, image_ops
@@ -89,6 +91,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         out = artifact_utils.get_single_instance(output_dict["preprocessed"])
         splits = artifact_utils.decode_split_names(raw.split_names)
         out.split_names = artifact_utils.encode_split_names(splits)
+        examples_utils.set_payload_format(out, example_gen_pb2.FORMAT_TF_EXAMPLE)
         load_size = exec_properties["load_size"]
         crop_size = exec_properties["crop_size"]
         method = exec_properties["resize_method"]
