@@ -74,6 +74,7 @@ def main(argv=None) -> int:
         data=args.data,
         config=config,
         serving_base_dir=serving_dir,
+        tfds_data_dir=args.tfds_data_dir,
         beam_pipeline_args=args.beam_args,
         trainer_platform_config=trainer_resources(args.gpu_type, args.gpu_count),
     )

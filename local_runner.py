@@ -2,6 +2,7 @@
 
     python local_runner.py                        # built-in synthetic data, demo preset
     python local_runner.py --data ../shared/data/horse2zebra --preset tutorial
+    python local_runner.py --data tfds:cycle_gan/horse2zebra
 """
 
 from __future__ import annotations
@@ -50,18 +51,20 @@ def main(argv=None) -> int:
 
     from components.image_example_gen import sources
     from pipeline import outputs
-    from pipeline.pipeline import SYNTHETIC, create_pipeline
+    from pipeline.pipeline import SYNTHETIC, TFDS, create_pipeline
 
     data = args.data
-    if data != SYNTHETIC:
-        try:
+    try:  # fail fast, before any pipeline work
+        if data.startswith(TFDS):
+            sources.check_tfds(data[len(TFDS):], args.tfds_data_dir)
+        elif data != SYNTHETIC:
             listings = sources.check_folder(data)
-        except sources.DataError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        data = os.path.abspath(data)
-        log.info("Data: %s (%s)", data, ", ".join(f"{split} {len(listing.images)} images"
-                                                  for split, listing in listings.items()))
+            data = os.path.abspath(data)
+            log.info("Data: %s (%s)", data, ", ".join(f"{split} {len(listing.images)} images"
+                                                      for split, listing in listings.items()))
+    except sources.DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     output_dir = os.path.abspath(args.output_dir)
     serving_base_dir = os.path.join(output_dir, "serving", args.model_name)
     metadata_path = os.path.join(output_dir, "metadata.sqlite")
@@ -74,6 +77,7 @@ def main(argv=None) -> int:
         data=data,
         config=config,
         serving_base_dir=serving_base_dir,
+        tfds_data_dir=args.tfds_data_dir,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             metadata_path),
         beam_pipeline_args=args.beam_args,

@@ -54,9 +54,15 @@ def add_common_flags(parser: argparse.ArgumentParser, default_data: str | None) 
     parser.add_argument(
         "--data", default=default_data, required=default_data is None,
         help="'synthetic' (the built-in two-domain set: coloured blobs -> striped blobs; no "
-             "network needed) or a folder holding trainA/ trainB/ testA/ testB/ image folders, "
-             "as in the official horse2zebra.zip (local path, or gs:// on a cluster)"
+             "network needed); 'tfds:NAME' for a TensorFlow Datasets set with trainA/trainB/"
+             "testA/testB splits, e.g. tfds:cycle_gan/horse2zebra or tfds:cycle_gan/monet2photo; "
+             "or a folder holding trainA/ trainB/ testA/ testB/ image folders, as in the "
+             "official horse2zebra.zip (local path, or gs:// on a cluster)"
              + (f" (default: {default_data})" if default_data else ""))
+    parser.add_argument(
+        "--tfds-data-dir", default=None,
+        help="where TFDS datasets are (or will be) prepared, for --data tfds:NAME "
+             "(default: TFDS's own, ~/tensorflow_datasets)")
     parser.add_argument(
         "--preset", default="demo", choices=sorted(config_lib.PRESETS),
         help="training recipe: 'demo' is small and quick on a CPU; 'tutorial' is the "

@@ -16,6 +16,7 @@ from components.trainer import run_fn
 from pipeline.config import Config
 
 SYNTHETIC = "synthetic"
+TFDS = "tfds:"
 RUN_FN = "components.trainer.run_fn.run_fn"  # dotted path: nothing uploaded at compile time
 
 
@@ -26,6 +27,7 @@ def create_pipeline(
     data: str,
     config: Config,
     serving_base_dir: str,
+    tfds_data_dir: Optional[str] = None,
     metadata_connection_config=None,
     beam_pipeline_args: Optional[List[str]] = None,
     trainer_platform_config=None,
@@ -33,8 +35,9 @@ def create_pipeline(
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline.
 
-    data: "synthetic" for the built-in set, or a folder (local or bucket path) holding
-      trainA/ trainB/ testA/ testB/.
+    data: "synthetic" for the built-in set; "tfds:NAME" for a TFDS dataset with trainA/
+      trainB/testA/testB splits (cycle_gan/*), read from tfds_data_dir (TFDS's default when
+      None); or a folder (local or bucket path) holding trainA/ trainB/ testA/ testB/.
     serving_base_dir: the Pusher writes <serving_base_dir>/<numeric version>/, the layout
       TF Serving polls (point --model_base_path at serving_base_dir).
     trainer_platform_config: e.g. a KFP ResourceSpec asking for GPUs.
@@ -43,6 +46,8 @@ def create_pipeline(
         example_gen = example_gen_component.synthetic_example_gen(
             seed=config.seed, train_count=config.synthetic_train_per_domain,
             test_count=config.synthetic_test_per_domain, size=config.synthetic_image_size)
+    elif data.startswith(TFDS):
+        example_gen = example_gen_component.tfds_example_gen(data[len(TFDS):], tfds_data_dir)
     else:
         example_gen = example_gen_component.folder_example_gen(data)
 

@@ -2,8 +2,9 @@
 
 `FolderImageExampleGen` is TFX's FileBasedExampleGen: its driver fingerprints the input files,
 so a re-run on unchanged files hits the cache and a changed file triggers a new run.
-`SyntheticImageExampleGen` is TFX's QueryBasedExampleGen: each split's "query" is the
-synthetic set's parameters, so caching keys on them.
+`SyntheticImageExampleGen` and `TfdsImageExampleGen` are TFX's QueryBasedExampleGen: each
+split's "query" names what to read (the synthetic set's parameters; a TFDS dataset, split
+and data dir), so caching keys on them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ class FolderImageExampleGen(FileBasedExampleGen):
 
 
 class SyntheticImageExampleGen(QueryBasedExampleGen):
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+
+
+class TfdsImageExampleGen(QueryBasedExampleGen):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
 
@@ -49,5 +54,15 @@ def synthetic_example_gen(seed: int, train_count: int, test_count: int,
         input_config=example_gen_pb2.Input(splits=[
             example_gen_pb2.Input.Split(
                 name=split, pattern=sources.synthetic_pattern(split, seed, counts[split], size))
+            for split in data_contract.SPLITS]),
+        output_config=_one_to_one_output())
+
+
+def tfds_example_gen(name: str, data_dir: str | None) -> TfdsImageExampleGen:
+    """Reads a TFDS image dataset with trainA/trainB/testA/testB splits (cycle_gan/*)."""
+    return TfdsImageExampleGen(
+        input_config=example_gen_pb2.Input(splits=[
+            example_gen_pb2.Input.Split(name=split,
+                                        pattern=sources.tfds_pattern(name, split, data_dir))
             for split in data_contract.SPLITS]),
         output_config=_one_to_one_output())

@@ -1,9 +1,12 @@
-"""ExampleGen executor: image files (or the synthetic set) -> raw tf.Examples, with a report.
+"""ExampleGen executor: image sources -> raw tf.Examples in TFX's Examples layout, with a report.
 
-Built on TFX's BaseExampleGenExecutor, so output layout, split handling and artifact
-properties are TFX's own. Each split also writes a report of what it saw, wrote and skipped
-(with paths and reasons); `Do` merges them into `ingest_report.json` in the artifact and into
-the artifact's `ingest_report` custom property, and fails if a split ended up empty.
+Each split is planned as shards of up to SHARD_SIZE images (sources.plan_split). A Beam worker
+turns one shard into one GZIP TFRecord file, `Split-<name>/data_tfrecord-<i>-of-<n>.gz`,
+reading and validating images one at a time and in order. So memory does not grow with the
+data set, shards run in parallel, and the same input gives byte-identical output (which keeps
+runs reproducible). Skipped files are reported per split with path and reason in
+`ingest_report.json` and the artifact's `ingest_report` custom property; seen = written +
+skipped.
 """
 
 from __future__ import annotations
@@ -11,147 +14,128 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import apache_beam as beam
 import tensorflow as tf
-from tfx.components.example_gen import base_example_gen_executor
+from tfx.components.example_gen import write_split
+from tfx.components.util import examples_utils
+from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components import data_contract, synthetic
+from components import data_contract
 from components.image_example_gen import sources
 
 logger = logging.getLogger("cyclegan")
 
 REPORT_FILE = "ingest_report.json"
-_REPORT_DIR_KEY = "_ingest_report_dir"
-_PARTS_DIR = "ingest_report_parts"
 
 
-def _split_name(exec_properties: Dict[str, Any], split_pattern: str) -> str:
-    input_config = example_gen_pb2.Input()
-    proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
-                              input_config)
-    return next(split.name for split in input_config.splits if split.pattern == split_pattern)
+def shard_path(split_uri: str, index: int, count: int) -> str:
+    return os.path.join(split_uri, f"{write_split.DEFAULT_FILE_NAME}-{index:05d}-of-{count:05d}.gz")
 
 
-class _ReadImageFile(beam.DoFn):
-    """Path -> raw example, or a (path, reason) record on the 'skipped' output."""
+class _WriteShard(beam.DoFn):
+    """(shard index, (reader, kwargs)) -> one TFRecord file; yields what it wrote and skipped."""
 
-    def __init__(self, domain: str, root: str):
-        self._domain = domain
-        self._root = root
+    def __init__(self, split: str, split_uri: str, shard_count: int):
+        self._domain = data_contract.DOMAIN_OF_SPLIT[split]
+        self._split_uri = split_uri
+        self._shard_count = shard_count
 
-    def process(self, path: str) -> Iterator[Any]:
-        try:
-            data = tf.io.gfile.GFile(path, "rb").read()
-        except (OSError, tf.errors.OpError) as error:
-            yield beam.pvalue.TaggedOutput("skipped", (path, f"cannot read file: {error}"))
-            return
-        stored, reason = sources.validate_image(data)
-        if reason:
-            yield beam.pvalue.TaggedOutput("skipped", (path, reason))
-            return
-        source = os.path.relpath(path, self._root) if "://" not in path else path
-        yield data_contract.make_raw_example(stored, self._domain, source)
+    def process(self, shard) -> Any:
+        index, (reader, kwargs) = shard
+        path = shard_path(self._split_uri, index, self._shard_count)
+        seen, written, skipped = 0, 0, []
+        # Write under a temporary name, then rename: a retried bundle never leaves half a file.
+        with tf.io.TFRecordWriter(path + ".tmp", options="GZIP") as writer:
+            for item in reader(**kwargs):
+                seen += 1
+                stored, reason = ((None, item.error) if item.error
+                                  else sources.validate_image(item.data))
+                if reason:
+                    skipped.append((item.source, reason))
+                    continue
+                writer.write(data_contract.make_raw_example(
+                    stored, self._domain, item.source).SerializeToString())
+                written += 1
+        tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+        yield {"seen": seen, "written": written, "skipped": skipped}
 
 
-def _synthetic_example(index: int, split: str, seed: int, size: int) -> tf.train.Example:
-    scene = synthetic.make_scene(seed, split, index)
-    pixels = synthetic.render(scene, data_contract.DOMAIN_OF_SPLIT[split], size)
-    return data_contract.make_raw_example(
-        synthetic.encode_png(pixels), data_contract.DOMAIN_OF_SPLIT[split],
-        synthetic.source_name(split, index))
-
-
-def _write_report_part(_, path: str, split: str, seen: int, written: int,
-                       skipped: List[Any], ignored: List[str]) -> None:
+def _write_split_report(shard_results: List[Dict[str, Any]], path: str, split: str,
+                        ignored: List[str]) -> None:
+    skipped = sorted(item for result in shard_results for item in result["skipped"])
     report = {
         "split": split,
-        "seen": seen,
-        "written": written,
-        "skipped": [{"path": p, "reason": r} for p, r in sorted(skipped)],
+        "seen": sum(result["seen"] for result in shard_results),
+        "written": sum(result["written"] for result in shard_results),
+        "skipped": [{"path": source, "reason": reason} for source, reason in skipped],
         "ignored_non_images": ignored,
     }
     with tf.io.gfile.GFile(path, "w") as file:
-        json.dump(report, file, indent=2)
+        json.dump(report, file)
 
 
-@beam.ptransform_fn
-@beam.typehints.with_input_types(beam.Pipeline)
-@beam.typehints.with_output_types(tf.train.Example)
-def _ImagesToExamples(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
-                      split_pattern: str) -> beam.pvalue.PCollection:
-    split = _split_name(exec_properties, split_pattern)
-    ignored: List[str] = []
-    if split_pattern.startswith(sources.SYNTHETIC_PREFIX):
-        params = sources.parse_synthetic_pattern(split_pattern)
-        seen = params["count"]
-        examples = (pipeline
-                    | "Indices" >> beam.Create(range(params["count"]))
-                    | "Render" >> beam.Map(_synthetic_example, split=params["split"],
-                                           seed=params["seed"], size=params["size"]))
-        skipped = pipeline | "NoSkips" >> beam.Create([])
-    else:
-        root = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-        listing = sources.list_split(os.path.dirname(os.path.join(root, split_pattern)))
-        if not listing.images:
-            raise sources.DataError(f"split {split}: no image files under "
-                                    f"{os.path.join(root, split_pattern)!r}")
-        ignored, seen = listing.ignored, len(listing.images)
-        results = (pipeline
-                   | "Paths" >> beam.Create(listing.images)
-                   | "Spread" >> beam.Reshuffle()
-                   | "Read" >> beam.ParDo(_ReadImageFile(data_contract.DOMAIN_OF_SPLIT[split],
-                                                         root)).with_outputs("skipped",
-                                                                             main="examples"))
-        examples, skipped = results.examples, results.skipped
+class Executor(base_beam_executor.BaseBeamExecutor):
+    """Runs for FolderImageExampleGen, SyntheticImageExampleGen and TfdsImageExampleGen."""
 
-    report_path = os.path.join(exec_properties[_REPORT_DIR_KEY], f"{split}.json")
-    _ = (pipeline
-         | "Report" >> beam.Create([None])
-         | "WriteReport" >> beam.Map(
-             _write_report_part, path=report_path, split=split, seen=seen,
-             written=beam.pvalue.AsSingleton(examples | "Count" >> beam.combiners.Count.Globally()),
-             skipped=beam.pvalue.AsList(skipped), ignored=ignored))
-    return examples
-
-
-class Executor(base_example_gen_executor.BaseExampleGenExecutor):
-    """Reads a trainA/trainB/testA/testB folder, or renders the synthetic set."""
-
-    def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-        return _ImagesToExamples
-
-    def Do(self, input_dict, output_dict, exec_properties) -> None:
+    def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
+           exec_properties: Dict[str, Any]) -> None:
+        self._log_startup(input_dict, output_dict, exec_properties)
+        input_config = example_gen_pb2.Input()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+                                  input_config)
         examples = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EXAMPLES_KEY])
-        parts_dir = os.path.join(examples.uri, _PARTS_DIR)
-        tf.io.gfile.makedirs(parts_dir)
-        super().Do(input_dict, output_dict, dict(exec_properties, **{_REPORT_DIR_KEY: parts_dir}))
+        input_base = exec_properties.get(standard_component_specs.INPUT_BASE_KEY)
+        plans = {split.name: sources.plan_split(split.pattern, input_base)
+                 for split in input_config.splits}
+        empty = [name for name, plan in plans.items() if not plan.shards]
+        if empty:
+            raise sources.DataError(f"no images in split(s) {empty} of {input_base or 'the source'}")
 
+        examples.split_names = artifact_utils.encode_split_names(list(plans))
+        part_paths = {split: os.path.join(examples.uri, f".{split}.report.json")
+                      for split in plans}
+        with self._make_beam_pipeline() as pipeline:
+            for split, plan in plans.items():
+                split_uri = artifact_utils.get_split_uri([examples], split)
+                tf.io.gfile.makedirs(split_uri)
+                _ = (pipeline
+                     | f"Shards[{split}]" >> beam.Create(list(enumerate(plan.shards)))
+                     | f"Write[{split}]" >> beam.ParDo(_WriteShard(split, split_uri,
+                                                                   len(plan.shards)))
+                     | f"Collect[{split}]" >> beam.combiners.ToList()
+                     | f"Report[{split}]" >> beam.Map(_write_split_report, part_paths[split],
+                                                      split, plan.ignored))
         report = {}
-        for name in sorted(tf.io.gfile.listdir(parts_dir)):
-            with tf.io.gfile.GFile(os.path.join(parts_dir, name)) as file:
-                part = json.load(file)
-            report[part["split"]] = part
-        tf.io.gfile.rmtree(parts_dir)
-        with tf.io.gfile.GFile(os.path.join(examples.uri, REPORT_FILE), "w") as file:
+        for split, path in part_paths.items():
+            with tf.io.gfile.GFile(path) as file:
+                report[split] = json.load(file)
+            tf.io.gfile.remove(path)
+
+        examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
+        examples_utils.set_file_format(examples, write_split.to_file_format_str(
+            example_gen_pb2.FORMAT_TFRECORDS_GZIP))
+        report_path = os.path.join(examples.uri, REPORT_FILE)
+        with tf.io.gfile.GFile(report_path, "w") as file:
             json.dump(report, file, indent=2)
         examples.set_json_value_custom_property("ingest_report", report)
 
-        logger.info("Ingested images (report: %s):\n%s",
-                     os.path.join(examples.uri, REPORT_FILE), format_report(report))
+        logger.info("Ingested images (report: %s):\n%s", report_path, format_report(report))
         for part in report.values():
             for item in part["skipped"]:
                 logger.warning("Skipped %s: %s", item["path"], item["reason"])
-        empty = [split for split, part in report.items() if part["written"] == 0]
-        if empty:
+            for path in part["ignored_non_images"]:
+                logger.info("Ignored (hidden or not .jpg/.jpeg/.png): %s", path)
+        unusable = [split for split, part in report.items() if part["written"] == 0]
+        if unusable:
             raise sources.DataError(
-                f"no usable images in split(s) {empty}: every file was skipped; see "
-                f"{os.path.join(examples.uri, REPORT_FILE)}")
+                f"no usable images in split(s) {unusable}: every file was skipped; see "
+                f"{report_path}")
 
 
 def format_report(report: Dict[str, Any]) -> str:

@@ -1,13 +1,13 @@
-"""Where images come from, and how one file becomes a raw tf.Example (or a skip reason).
+"""Where images come from (folders, TFDS, the synthetic set), and which of them are usable.
 
-Plain Python + Pillow; the Beam executor maps these functions over files.
+Plain Python + Pillow + TensorFlow I/O; the Beam executor maps these functions over shards.
 """
 
 from __future__ import annotations
 
 import io
 import os
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import tensorflow as tf
 from PIL import Image, ImageOps
@@ -17,6 +17,7 @@ from components import data_contract
 # A larger image is rejected from its header, before decoding: a decompression bomb.
 MAX_PIXELS = 64_000_000
 SYNTHETIC_PREFIX = "synthetic:"
+TFDS_PREFIX = "tfds:"
 
 
 class DataError(ValueError):
@@ -115,15 +116,18 @@ def validate_image(data: bytes) -> Tuple[Optional[bytes], Optional[str]]:
     return data, None
 
 
+def _parse_pattern(pattern: str, prefix: str, required: Tuple[str, ...]) -> Dict[str, str]:
+    values = dict(item.partition("=")[::2] for item in pattern[len(prefix):].split(","))
+    missing = set(required) - set(values)
+    if missing:
+        raise DataError(f"source pattern {pattern!r} lacks {sorted(missing)}")
+    return values
+
+
 def parse_synthetic_pattern(pattern: str) -> Dict[str, Any]:
     """'synthetic:split=trainA,seed=0,count=64,size=64' -> a dict of those values."""
-    if not pattern.startswith(SYNTHETIC_PREFIX):
-        raise DataError(f"not a synthetic source pattern: {pattern!r}")
-    values: Dict[str, Any] = dict(item.partition("=")[::2]
-                                  for item in pattern[len(SYNTHETIC_PREFIX):].split(","))
-    missing = {"split", "seed", "count", "size"} - set(values)
-    if missing:
-        raise DataError(f"synthetic source pattern {pattern!r} lacks {sorted(missing)}")
+    values: Dict[str, Any] = _parse_pattern(pattern, SYNTHETIC_PREFIX,
+                                            ("split", "seed", "count", "size"))
     for key in ("seed", "count", "size"):
         values[key] = int(values[key])
     return values
@@ -132,3 +136,133 @@ def parse_synthetic_pattern(pattern: str) -> Dict[str, Any]:
 def synthetic_pattern(split: str, seed: int, count: int, size: int) -> str:
     # The split is part of the pattern: TFX maps a split pattern back to its split.
     return f"{SYNTHETIC_PREFIX}split={split},seed={seed},count={count},size={size}"
+
+
+def tfds_pattern(name: str, split: str, data_dir: Optional[str]) -> str:
+    return f"{TFDS_PREFIX}name={name},split={split}" + (f",data_dir={data_dir}" if data_dir else "")
+
+
+def parse_tfds_pattern(pattern: str) -> Dict[str, Any]:
+    values: Dict[str, Any] = _parse_pattern(pattern, TFDS_PREFIX, ("name", "split"))
+    values.setdefault("data_dir", None)
+    return values
+
+
+# Reading. Each split is planned as shards: (reader function, its keyword arguments). A
+# worker turns one shard into one output file, in order, so the output is deterministic and
+# only one image at a time is in memory.
+
+class Item(NamedTuple):
+    source: str  # where the image came from, as the report and the examples name it
+    data: Optional[bytes]  # None when it could not be read
+    error: Optional[str]  # why it could not be read
+
+
+class SplitPlan(NamedTuple):
+    shards: List[Tuple[Callable[..., Iterator[Item]], Dict[str, Any]]]  # none: an empty split
+    ignored: List[str]  # files that are not image candidates
+
+
+SHARD_SIZE = 256  # images per output file
+
+
+def _ranges(count: int) -> List[Tuple[int, int]]:
+    return [(start, min(start + SHARD_SIZE, count)) for start in range(0, count, SHARD_SIZE)]
+
+
+def read_files(paths: List[str], root: str) -> Iterator[Item]:
+    for path in paths:
+        source = os.path.relpath(path, root) if "://" not in path else path
+        try:
+            with tf.io.gfile.GFile(path, "rb") as file:
+                yield Item(source, file.read(), None)
+        except (OSError, tf.errors.OpError) as error:
+            yield Item(source, None, f"cannot read file: {error}")
+
+
+def render_synthetic(split: str, seed: int, size: int, start: int, stop: int) -> Iterator[Item]:
+    from components import synthetic
+
+    domain = data_contract.DOMAIN_OF_SPLIT[split]
+    for index in range(start, stop):
+        pixels = synthetic.render(synthetic.make_scene(seed, split, index), domain, size)
+        yield Item(synthetic.source_name(split, index), synthetic.encode_png(pixels), None)
+
+
+def _tfds_builder(name: str, data_dir: Optional[str]):
+    import tensorflow_datasets as tfds
+
+    try:
+        return tfds.builder(name, data_dir=data_dir)
+    except Exception as error:  # DatasetNotFoundError and friends
+        raise DataError(f"unknown TFDS dataset {name!r}: {error}") from None
+
+
+def read_tfds(name: str, split: str, data_dir: Optional[str], start: Optional[int],
+              stop: Optional[int]) -> Iterator[Item]:
+    """Reads examples [start, stop) of a TFDS split; the whole split when start is None."""
+    import tensorflow_datasets as tfds
+
+    dataset = _tfds_builder(name, data_dir).as_dataset(
+        split=split if start is None else f"{split}[{start}:{stop}]", shuffle_files=False,
+        decoders={"image": tfds.decode.SkipDecoding()})  # the stored bytes, not pixels
+    for index, example in enumerate(dataset, start or 0):
+        yield Item(f"tfds:{name}/{split}/{index:06d}", example["image"].numpy(), None)
+
+
+def plan_split(pattern: str, input_base: Optional[str]) -> SplitPlan:
+    """How to read one split, from its ExampleGen split pattern."""
+    if pattern.startswith(SYNTHETIC_PREFIX):
+        params = parse_synthetic_pattern(pattern)
+        return SplitPlan([(render_synthetic, dict(split=params["split"], seed=params["seed"],
+                                                  size=params["size"], start=start, stop=stop))
+                          for start, stop in _ranges(params["count"])], [])
+    if pattern.startswith(TFDS_PREFIX):
+        params = parse_tfds_pattern(pattern)
+        builder = _tfds_builder(params["name"], params["data_dir"])
+        builder.download_and_prepare()  # a no-op when prepared
+        splits = builder.info.splits
+        if splits and params["split"] not in splits:
+            raise DataError(f"TFDS dataset {params['name']!r} has no split {params['split']!r}; "
+                            f"it has {sorted(splits)}")
+        # Without split metadata the size is unknown: read the split as one shard.
+        ranges = (_ranges(splits[params["split"]].num_examples) if splits
+                  else [(None, None)])
+        return SplitPlan([(read_tfds, dict(name=params["name"], split=params["split"],
+                                           data_dir=params["data_dir"], start=start, stop=stop))
+                          for start, stop in ranges], [])
+    if input_base is None:
+        raise DataError(f"split pattern {pattern!r} needs an input folder")
+    folder = os.path.dirname(os.path.join(input_base, pattern))
+    listing = list_split(folder)
+    return SplitPlan([(read_files, dict(paths=listing.images[start:stop], root=input_base))
+                      for start, stop in _ranges(len(listing.images))], listing.ignored)
+
+
+def check_tfds(name: str, data_dir: Optional[str], timeout_s: float = 5.0) -> None:
+    """Fails fast when a TFDS dataset is unknown, or unprepared and the network unreachable.
+
+    TFDS itself retries downloads for minutes before failing offline.
+    """
+    builder = _tfds_builder(name, data_dir)
+    if builder.is_prepared():
+        return
+    problem = network_problem(timeout_s)
+    if problem:
+        raise DataError(
+            f"TFDS dataset {name!r} is not prepared in {builder.data_dir!r} and the download "
+            f"host cannot be reached ({problem}). Prepare it on a machine with network access "
+            f"(`tfds build {name} --data_dir DIR`) and pass --tfds-data-dir DIR, or pass a "
+            f"trainA/trainB/testA/testB folder as --data.")
+
+
+def network_problem(timeout_s: float) -> Optional[str]:
+    """None when TFDS's download host answers within timeout_s, else what went wrong."""
+    import socket
+
+    host = "storage.googleapis.com"  # where TFDS fetches prepared datasets first
+    try:
+        socket.create_connection((host, 443), timeout=timeout_s).close()
+        return None
+    except OSError as error:
+        return f"{host}:443: {error}"

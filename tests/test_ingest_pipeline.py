@@ -1,0 +1,187 @@
+"""ExampleGen + Preprocess as TFX components under LocalDagRunner, on awkward real-world input."""
+
+import glob
+import io
+import json
+import os
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from PIL import Image
+from tfx import v1 as tfx
+
+import local_runner
+from components import data_contract
+from components.image_example_gen import component as example_gen_component
+from components.image_example_gen import sources
+from components.preprocess.component import Preprocess
+from tests.conftest import encode, random_pixels
+
+
+def _run_ingest(example_gen, root, beam_args=()):
+    """Runs example_gen -> Preprocess(load 40, crop 32); returns their output artifact dirs."""
+    preprocess = Preprocess(examples=example_gen.outputs["examples"], load_size=40,
+                            crop_size=32, resize_method="bilinear")
+    tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
+        pipeline_name="ingest", pipeline_root=str(root), components=[example_gen, preprocess],
+        enable_cache=False, beam_pipeline_args=list(beam_args),
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            str(root / "metadata.sqlite"))))
+    raw_dir = max(glob.glob(str(root / "*ExampleGen" / "examples" / "*")), key=os.path.getmtime)
+    pixel_dir = max(glob.glob(str(root / "Preprocess" / "preprocessed" / "*")),
+                    key=os.path.getmtime)
+    return raw_dir, pixel_dir
+
+
+def _records(split_dir, compression):
+    files = sorted(glob.glob(os.path.join(split_dir, "*")))
+    return [tf.train.Example.FromString(r.numpy())
+            for r in tf.data.TFRecordDataset(files, compression_type=compression)]
+
+
+def _pixel_images(pixel_dir, split, size):
+    out = {}
+    for example in _records(data_contract.split_dir(pixel_dir, split), ""):
+        feature = example.features.feature
+        pixels = np.frombuffer(feature[data_contract.PIXELS].bytes_list.value[0], np.uint8)
+        out[feature[data_contract.SOURCE].bytes_list.value[0].decode()] = pixels.reshape(
+            size, size, 3)
+    return out
+
+
+def _save(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as file:
+        file.write(data)
+
+
+def _png_16bit(height, width):
+    buffer = io.BytesIO()
+    Image.fromarray((np.arange(height * width, dtype=np.uint16).reshape(height, width) * 40),
+                    mode="I;16").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _exif_rotated_jpeg():
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(random_pixels(30, 50)).save(buffer, format="JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+GOOD_TRAIN_A = {
+    "rgb.jpg": lambda: encode(random_pixels(48, 48), "JPEG"),
+    "grey.jpg": lambda: encode(random_pixels(48, 48), "JPEG", "L"),
+    "cmyk.jpg": lambda: encode(random_pixels(40, 60), "JPEG", "CMYK"),
+    "palette.png": lambda: encode(random_pixels(40, 40), "PNG", "P"),
+    "rgba.png": lambda: encode(random_pixels(50, 40), "PNG", "RGBA"),
+    "deep.png": lambda: _png_16bit(40, 40),
+    "rotated.jpg": _exif_rotated_jpeg,
+    "UPPER.JPEG": lambda: encode(random_pixels(44, 44), "JPEG"),
+}
+BAD_TRAIN_A = {
+    "empty.jpg": (b"", "empty file"),
+    "truncated.jpg": (encode(random_pixels(64, 64), "JPEG")[:400], "cannot decode image"),
+    "garbage.png": (b"\x89PNG\r\n\x1a\n" + b"\x00" * 50, "cannot decode image"),
+}
+
+
+@pytest.fixture
+def messy_folder(tmp_path):
+    root = tmp_path / "data"
+    for name, make in GOOD_TRAIN_A.items():
+        _save(root / "trainA" / name, make())
+    for name, (data, _) in BAD_TRAIN_A.items():
+        _save(root / "trainA" / name, data)
+    _save(root / "trainA" / ".DS_Store", b"junk")
+    _save(root / "trainA" / "labels.csv", b"a,b")
+    for split in ("trainB", "testA", "testB"):
+        for index in range(3):
+            _save(root / split / f"{index}.png", encode(random_pixels(36, 36, index), "PNG"))
+    return root
+
+
+def test_folder_ingest_reports_bad_files_and_keeps_every_good_one(tmp_path, messy_folder):
+    raw_dir, pixel_dir = _run_ingest(example_gen_component.folder_example_gen(str(messy_folder)),
+                                     tmp_path / "tfx")
+    report = json.load(open(os.path.join(raw_dir, "ingest_report.json")))
+    part = report["trainA"]
+    assert part["seen"] == len(GOOD_TRAIN_A) + len(BAD_TRAIN_A)
+    assert part["written"] == len(GOOD_TRAIN_A)
+    assert part["seen"] == part["written"] + len(part["skipped"])
+    reasons = {os.path.basename(item["path"]): item["reason"] for item in part["skipped"]}
+    for name, (_, reason) in BAD_TRAIN_A.items():
+        assert reason in reasons[name], name
+    assert sorted(os.path.basename(p) for p in part["ignored_non_images"]) == [
+        ".DS_Store", "labels.csv"]
+    for split in ("trainB", "testA", "testB"):
+        assert report[split]["seen"] == report[split]["written"] == 3
+
+    # Every good image arrived, 3-channel, at the split's size (train: load size 40).
+    images = _pixel_images(pixel_dir, "trainA", 40)
+    assert sorted(os.path.basename(s) for s in images) == sorted(GOOD_TRAIN_A)
+    grey = images["trainA/grey.jpg"]
+    assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()
+    assert len(_pixel_images(pixel_dir, "testA", 32)) == 3  # test splits: crop size 32
+    counts = json.load(open(os.path.join(pixel_dir, "preprocess_counts.json")))
+    assert {s: c["images"] for s, c in counts.items()} == {
+        s: report[s]["written"] for s in data_contract.SPLITS}
+
+
+def test_same_input_gives_byte_identical_examples(tmp_path, messy_folder):
+    outputs = [_run_ingest(example_gen_component.folder_example_gen(str(messy_folder)),
+                           tmp_path / f"run{run}") for run in range(2)]
+
+    def contents(directory):
+        return {os.path.relpath(path, directory): open(path, "rb").read()
+                for path in glob.glob(os.path.join(directory, "Split-*", "*"))}
+
+    for first, second in zip(*outputs):
+        assert contents(first) and contents(first) == contents(second)
+
+
+def test_multi_processing_beam_gives_the_same_output(tmp_path):
+    gen = example_gen_component.synthetic_example_gen(seed=0, train_count=300, test_count=4,
+                                                      size=40)
+    raw_dir, pixel_dir = _run_ingest(gen, tmp_path / "mp", beam_args=[
+        "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
+    counts = json.load(open(os.path.join(pixel_dir, "preprocess_counts.json")))
+    assert counts["trainA"]["images"] == 300 and counts["testB"]["images"] == 4
+    assert len(glob.glob(os.path.join(raw_dir, "Split-trainA", "*.gz"))) == 2  # 256 + 44
+
+
+def test_tfds_source_on_mock_data(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "network_problem", lambda timeout_s: None)
+    with tfds.testing.mock_data(num_examples=5):
+        raw_dir, pixel_dir = _run_ingest(
+            example_gen_component.tfds_example_gen("cycle_gan/horse2zebra",
+                                                   str(tmp_path / "tfds")), tmp_path / "tfx")
+    report = json.load(open(os.path.join(raw_dir, "ingest_report.json")))
+    assert {split: part["written"] for split, part in report.items()} == {
+        split: 5 for split in data_contract.SPLITS}
+    images = _pixel_images(pixel_dir, "trainB", 40)
+    assert len(images) == 5 and all(s.startswith("tfds:cycle_gan/horse2zebra/trainB/")
+                                    for s in images)
+
+
+def test_unreachable_tfds_download_fails_fast_with_a_clear_message(tmp_path, monkeypatch,
+                                                                   capsys):
+    monkeypatch.setattr(sources, "network_problem",
+                        lambda timeout_s: "storage.googleapis.com:443: connection refused")
+    start = time.monotonic()
+    code = local_runner.main(["--data", "tfds:cycle_gan/horse2zebra", "--tfds-data-dir",
+                              str(tmp_path / "tfds"), "--output-dir", str(tmp_path / "out")])
+    assert code == 2 and time.monotonic() - start < 30
+    message = capsys.readouterr().err
+    assert "not prepared" in message and "--tfds-data-dir" in message
+    assert "connection refused" in message
+
+
+def test_unknown_tfds_dataset_is_named(tmp_path, capsys):
+    assert local_runner.main(["--data", "tfds:no_such_dataset", "--output-dir",
+                              str(tmp_path)]) == 2
+    assert "unknown TFDS dataset 'no_such_dataset'" in capsys.readouterr().err
