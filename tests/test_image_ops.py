@@ -1,6 +1,9 @@
+import io
+
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from components import image_ops
 from tests.conftest import encode, random_pixels
@@ -55,3 +58,19 @@ def test_preprocess_and_png_encoding():
 def test_undecodable_bytes_raise():
     with pytest.raises(tf.errors.InvalidArgumentError):
         image_ops.decode_rgb(tf.constant(b"not an image"))
+
+
+def test_sixteen_bit_png_scales_to_eight_bits():
+    deep = (np.arange(16, dtype=np.uint16).reshape(4, 4) * 4000)
+    buffer = io.BytesIO()
+    Image.fromarray(deep, mode="I;16").save(buffer, format="PNG")
+    image = image_ops.decode_rgb(tf.constant(buffer.getvalue())).numpy()
+    np.testing.assert_array_equal(image[..., 0], deep >> 8)
+
+
+def test_palette_png_decodes_to_its_colours():
+    palette = Image.fromarray(random_pixels(8, 8)).convert("P")
+    buffer = io.BytesIO()
+    palette.save(buffer, format="PNG")
+    np.testing.assert_array_equal(image_ops.decode_rgb(tf.constant(buffer.getvalue())).numpy(),
+                                  np.asarray(palette.convert("RGB")))

@@ -46,6 +46,10 @@ def test_synthetic_pipeline_end_to_end(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert result.pushed_model in printed and result.translations_png in printed
 
+    # A re-run on the same inputs reuses every step from the cache: nothing new is pushed.
+    assert _run(tmp_path).pushed_model == result.pushed_model
+    assert len(os.listdir(os.path.dirname(result.pushed_model))) == 1
+
 
 def _write(path, data):
     os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -10,10 +10,11 @@ deterministic.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
-from typing import Any, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List
 
 import apache_beam as beam
 import tensorflow as tf
@@ -35,26 +36,27 @@ def output_size(split: str, load_size: int, crop_size: int) -> int:
     return load_size if split in data_contract.TRAIN_SPLITS else crop_size
 
 
+@functools.lru_cache(maxsize=None)
+def _batch_preprocessor(size: int, method: str) -> Callable:
+    """One traced function per worker process and output size, whatever the DoFn instances."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def preprocess(serialized):
+        features = tf.io.parse_example(serialized, data_contract.RAW_FEATURES)
+        pixels = tf.map_fn(lambda encoded: image_ops.preprocess(encoded, size, method),
+                           features[data_contract.ENCODED],
+                           fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8))
+        return pixels, features[data_contract.SOURCE]
+
+    return preprocess
+
+
 class _PreprocessShard(beam.DoFn):
-    """(input file, output file) -> the output file written; yields (images in, images out)."""
+    """(input file, output file) -> the output file written; yields the images written."""
 
     def __init__(self, size: int, method: str):
         self._size = size
         self._method = method
-        self._preprocess = None
-
-    def setup(self) -> None:
-        size, method = self._size, self._method
-
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-        def preprocess(serialized):
-            features = tf.io.parse_example(serialized, data_contract.RAW_FEATURES)
-            pixels = tf.map_fn(lambda encoded: image_ops.preprocess(encoded, size, method),
-                               features[data_contract.ENCODED],
-                               fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8))
-            return pixels, features[data_contract.SOURCE]
-
-        self._preprocess = preprocess
 
     def process(self, paths) -> Iterator[int]:
         input_path, output_path = paths
@@ -63,7 +65,7 @@ class _PreprocessShard(beam.DoFn):
         with tf.io.TFRecordWriter(output_path + ".tmp") as writer:
             for serialized in batches:
                 try:
-                    pixels, sources = self._preprocess(serialized)
+                    pixels, sources = _batch_preprocessor(self._size, self._method)(serialized)
                 except tf.errors.InvalidArgumentError:
                     raise RuntimeError(_name_undecodable(serialized.numpy())) from None
                 for image, source in zip(pixels.numpy(), sources.numpy()):
