@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 GENERATORS = ("unet", "resnet")
 GAN_LOSSES = ("bce", "lsgan")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 RESIZE_METHODS = ("nearest", "bilinear", "bicubic", "area")
 
 
@@ -36,6 +37,7 @@ class Config:
     resnet_blocks: int = 9
     discriminator_filters: int = 64
     discriminator_layers: int = 3
+    norm_affine: bool = True  # instance norm with learned scale/offset (tutorial); paper: off
 
     # Losses.
     gan_loss: str = "bce"
@@ -49,11 +51,17 @@ class Config:
     epochs: int = 40  # at the constant learning rate
     decay_epochs: int = 0  # then linear decay to zero over this many more
     steps_per_epoch: Optional[int] = None  # None: the larger train domain / batch_size
+    pool_size: int = 0  # history of generated images the discriminators also see (paper: 50)
     seed: int = 0
 
+    # Speed switches, for GPUs mostly. Losses stay float32 under mixed precision.
+    precision: str = "float32"
+    jit_compile: bool = False  # XLA for the loss and gradient computation
+
     # Observability.
-    summary_every_steps: int = 100
-    checkpoint_every_steps: int = 500
+    summary_every_steps: int = 100  # loss and learning-rate scalars
+    image_summary_every_steps: int = 1000  # translations of fixed test images
+    checkpoint_every_steps: int = 500  # also at every epoch end
     grid_images: int = 4  # test images per direction in the PNG grid
 
     # Built-in synthetic data set (used by --data synthetic).
@@ -67,6 +75,8 @@ class Config:
             problems.append(f"generator must be one of {GENERATORS}, got {self.generator!r}")
         if self.gan_loss not in GAN_LOSSES:
             problems.append(f"gan_loss must be one of {GAN_LOSSES}, got {self.gan_loss!r}")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.resize_method not in RESIZE_METHODS:
             problems.append(
                 f"resize_method must be one of {RESIZE_METHODS}, got {self.resize_method!r}"
@@ -79,11 +89,13 @@ class Config:
         if self.generator == "unet" and self.crop_size & (self.crop_size - 1):
             problems.append(f"the U-Net needs a power-of-two crop_size, got {self.crop_size}")
         for name in ("batch_size", "epochs", "generator_filters", "discriminator_filters",
-                     "summary_every_steps", "checkpoint_every_steps"):
+                     "summary_every_steps", "image_summary_every_steps",
+                     "checkpoint_every_steps"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.decay_epochs < 0:
-            problems.append(f"decay_epochs must be >= 0, got {self.decay_epochs}")
+        for name in ("decay_epochs", "pool_size"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             problems.append(f"steps_per_epoch must be >= 1 or None, got {self.steps_per_epoch}")
         if problems:
@@ -123,10 +135,13 @@ class Config:
 PRESETS: Dict[str, Config] = {
     # The TensorFlow CycleGAN tutorial: U-Net, BCE, 286 nearest -> 256 crop, 40 epochs.
     "tutorial": Config(),
-    # The paper's code defaults: ResNet-9, LSGAN, 286 bicubic -> 256, 100 + 100 decay epochs.
+    # The paper's code defaults: ResNet-9, 70x70 PatchGAN, instance norm without affine
+    # parameters, LSGAN, a pool of 50 generated images, 286 bicubic -> 256, 100 + 100 epochs.
     "paper": Config(
         generator="resnet",
+        norm_affine=False,
         gan_loss="lsgan",
+        pool_size=50,
         resize_method="bicubic",
         epochs=100,
         decay_epochs=100,
@@ -140,6 +155,7 @@ PRESETS: Dict[str, Config] = {
         discriminator_filters=16,
         epochs=10,
         summary_every_steps=50,
+        image_summary_every_steps=500,
         checkpoint_every_steps=500,
     ),
 }

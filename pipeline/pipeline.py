@@ -60,7 +60,7 @@ def create_pipeline(
         examples=preprocess.outputs["preprocessed"],
         train_args=tfx.proto.TrainArgs(splits=list(data_contract.TRAIN_SPLITS)),
         eval_args=tfx.proto.EvalArgs(splits=list(data_contract.TEST_SPLITS)),
-        custom_config=run_fn.custom_config(config))
+        custom_config=run_fn.custom_config(config, pipeline_root))
     if trainer_platform_config is not None:
         trainer.with_platform_config(trainer_platform_config)
 

@@ -138,10 +138,18 @@ def test_non_finite_loss_stops_training(tmp_path, tiny_config, preprocessed):
                   str(tmp_path / "run"))
 
 
-def test_learning_rate_schedule_is_constant_then_linear_to_zero():
-    schedule = train.LinearDecayAfter(2e-4, constant_steps=10, decay_steps=10)
-    values = [float(schedule(step)) for step in (0, 10, 15, 20, 30)]
-    np.testing.assert_allclose(values, [2e-4, 2e-4, 1e-4, 0.0, 0.0], atol=1e-10)
+def test_learning_rate_follows_the_papers_epoch_rule():
+    # 100 constant epochs then 100 of decay, 10 steps per epoch: the factor for 0-based
+    # epoch e is 1 - max(0, e + 1 - 100) / 101.
+    schedule = train.EpochLinearDecay(2e-4, steps_per_epoch=10, constant_epochs=100,
+                                      decay_epochs=100)
+    for epoch, factor in [(0, 1.0), (99, 1.0), (100, 1 - 1 / 101), (150, 1 - 51 / 101),
+                          (199, 1 / 101), (250, 0.0)]:
+        for step in (epoch * 10, epoch * 10 + 9):
+            assert float(schedule(step)) == pytest.approx(2e-4 * factor, rel=1e-6, abs=1e-12), step
+    constant = train.EpochLinearDecay(2e-4, steps_per_epoch=10, constant_epochs=40,
+                                      decay_epochs=0)
+    assert float(constant(10_000)) == pytest.approx(2e-4)
 
 
 def test_export_serves_image_bytes_in_both_directions(tmp_path, tiny_config):

@@ -19,27 +19,35 @@ def _init() -> keras.initializers.Initializer:
 
 
 class InstanceNormalization(keras.layers.Layer):
-    """Per-sample, per-channel normalisation over height and width (the tutorial's layer).
+    """Per-sample, per-channel normalisation over height and width.
 
-    Per-sample statistics make batching exact: a batch of n images gives the same outputs as
-    n separate calls, which the train step relies on.
+    affine=True is the tutorial's layer (learned scale ~ N(1, 0.02) and offset); affine=False
+    is the paper's (PyTorch InstanceNorm2d's default). Per-sample statistics make batching
+    exact: a batch of n images gives the same outputs as n separate calls, which the train
+    step relies on. Statistics are computed in float32 under mixed precision.
     """
 
-    def __init__(self, epsilon: float = 1e-5, **kwargs):
+    def __init__(self, affine: bool = True, epsilon: float = 1e-5, **kwargs):
         super().__init__(**kwargs)
+        self.affine = affine
         self.epsilon = epsilon
 
     def build(self, input_shape):
-        channels = input_shape[-1]
-        self.scale = self.add_weight(name="scale", shape=[channels],
-                                     initializer=keras.initializers.RandomNormal(1.0, 0.02))
-        self.offset = self.add_weight(name="offset", shape=[channels], initializer="zeros")
+        if self.affine:
+            channels = input_shape[-1]
+            self.scale = self.add_weight(name="scale", shape=[channels], dtype=tf.float32,
+                                         initializer=keras.initializers.RandomNormal(1.0, 0.02))
+            self.offset = self.add_weight(name="offset", shape=[channels], dtype=tf.float32,
+                                          initializer="zeros")
         super().build(input_shape)
 
     def call(self, x):
-        mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
-        normalized = (x - mean) * tf.math.rsqrt(variance + self.epsilon)
-        return self.scale * normalized + self.offset
+        x32 = tf.cast(x, tf.float32)
+        mean, variance = tf.nn.moments(x32, axes=[1, 2], keepdims=True)
+        normalized = (x32 - mean) * tf.math.rsqrt(variance + self.epsilon)
+        if self.affine:
+            normalized = self.scale * normalized + self.offset
+        return tf.cast(normalized, x.dtype)
 
 
 class ReflectionPadding2D(keras.layers.Layer):
@@ -52,20 +60,20 @@ class ReflectionPadding2D(keras.layers.Layer):
         return tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
 
 
-def _downsample(filters: int, norm: bool = True) -> keras.Sequential:
+def _downsample(filters: int, affine: bool, norm: bool = True) -> keras.Sequential:
     block = keras.Sequential([keras.layers.Conv2D(filters, 4, strides=2, padding="same",
                                                   kernel_initializer=_init(), use_bias=False)])
     if norm:
-        block.add(InstanceNormalization())
+        block.add(InstanceNormalization(affine))
     block.add(keras.layers.LeakyReLU(0.2))
     return block
 
 
-def _upsample(filters: int, dropout: float) -> keras.Sequential:
+def _upsample(filters: int, affine: bool, dropout: float) -> keras.Sequential:
     block = keras.Sequential([
         keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same",
                                      kernel_initializer=_init(), use_bias=False),
-        InstanceNormalization(),
+        InstanceNormalization(affine),
     ])
     if dropout:
         block.add(keras.layers.Dropout(dropout))
@@ -86,39 +94,44 @@ def unet_generator(config: Config, name: str) -> keras.Model:
     inputs = keras.layers.Input([config.crop_size, config.crop_size, 3])
     x, skips = inputs, []
     for index, filters in enumerate(down_filters):
-        x = _downsample(filters, norm=index > 0)(x)
+        x = _downsample(filters, config.norm_affine, norm=index > 0)(x)
         skips.append(x)
     for index, (filters, skip) in enumerate(zip(up_filters, reversed(skips[:-1]))):
-        x = _upsample(filters, config.unet_dropout if index < 3 else 0.0)(x)
+        x = _upsample(filters, config.norm_affine, config.unet_dropout if index < 3 else 0.0)(x)
         x = keras.layers.Concatenate()([x, skip])
-    outputs = keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same",
-                                           kernel_initializer=_init(), activation="tanh")(x)
-    return keras.Model(inputs, outputs, name=name)
+    x = keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same", kernel_initializer=_init())(x)
+    return keras.Model(inputs, _tanh_float32(x), name=name)
 
 
-def _conv_norm_relu(x, filters: int, kernel: int, strides: int = 1, padding: str = "same"):
+def _tanh_float32(x):
+    # Outputs in float32 whatever the compute precision: images and losses stay exact.
+    return keras.layers.Activation("tanh", dtype="float32")(x)
+
+
+def _conv_norm_relu(x, filters: int, kernel: int, affine: bool, strides: int = 1,
+                    padding: str = "same"):
     x = keras.layers.Conv2D(filters, kernel, strides=strides, padding=padding,
                             kernel_initializer=_init())(x)
-    return keras.layers.ReLU()(InstanceNormalization()(x))
+    return keras.layers.ReLU()(InstanceNormalization(affine)(x))
 
 
 def resnet_generator(config: Config, name: str) -> keras.Model:
     """The paper's ResNet generator: c7s1-f, d2f, d4f, R4f x blocks, u2f, uf, c7s1-3."""
-    f = config.generator_filters
+    f, affine = config.generator_filters, config.norm_affine
     inputs = keras.layers.Input([None, None, 3])
-    x = _conv_norm_relu(ReflectionPadding2D(3)(inputs), f, 7, padding="valid")
-    x = _conv_norm_relu(x, 2 * f, 3, strides=2)
-    x = _conv_norm_relu(x, 4 * f, 3, strides=2)
+    x = _conv_norm_relu(ReflectionPadding2D(3)(inputs), f, 7, affine, padding="valid")
+    x = _conv_norm_relu(x, 2 * f, 3, affine, strides=2)
+    x = _conv_norm_relu(x, 4 * f, 3, affine, strides=2)
     for _ in range(config.resnet_blocks):
-        y = _conv_norm_relu(ReflectionPadding2D(1)(x), 4 * f, 3, padding="valid")
+        y = _conv_norm_relu(ReflectionPadding2D(1)(x), 4 * f, 3, affine, padding="valid")
         y = keras.layers.Conv2D(4 * f, 3, kernel_initializer=_init())(ReflectionPadding2D(1)(y))
-        x = keras.layers.Add()([x, InstanceNormalization()(y)])
+        x = keras.layers.Add()([x, InstanceNormalization(affine)(y)])
     for filters in (2 * f, f):
         x = keras.layers.Conv2DTranspose(filters, 3, strides=2, padding="same",
                                          kernel_initializer=_init())(x)
-        x = keras.layers.ReLU()(InstanceNormalization()(x))
+        x = keras.layers.ReLU()(InstanceNormalization(affine)(x))
     x = keras.layers.Conv2D(3, 7, kernel_initializer=_init())(ReflectionPadding2D(3)(x))
-    return keras.Model(inputs, keras.layers.Activation("tanh")(x), name=name)
+    return keras.Model(inputs, _tanh_float32(x), name=name)
 
 
 def generator(config: Config, name: str) -> keras.Model:
@@ -136,10 +149,10 @@ def patchgan_discriminator(config: Config, name: str) -> keras.Model:
     inputs = keras.layers.Input([None, None, 3])
     x = inputs
     for index in range(n):
-        x = _downsample(f * min(2 ** index, 8), norm=index > 0)(x)
+        x = _downsample(f * min(2 ** index, 8), config.norm_affine, norm=index > 0)(x)
     x = keras.layers.ZeroPadding2D()(x)
     x = keras.layers.Conv2D(f * min(2 ** n, 8), 4, kernel_initializer=_init(), use_bias=False)(x)
-    x = keras.layers.LeakyReLU(0.2)(InstanceNormalization()(x))
+    x = keras.layers.LeakyReLU(0.2)(InstanceNormalization(config.norm_affine)(x))
     x = keras.layers.ZeroPadding2D()(x)
-    outputs = keras.layers.Conv2D(1, 4, kernel_initializer=_init())(x)
+    outputs = keras.layers.Conv2D(1, 4, kernel_initializer=_init(), dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)

@@ -21,6 +21,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from components.cyclegan import input_pipeline, losses, networks, samples
+from components.cyclegan.image_pool import ImagePool
 from pipeline.config import Config
 
 logger = logging.getLogger("cyclegan")
@@ -29,42 +30,71 @@ LOSS_NAMES = ("generator_ab", "generator_ba", "cycle", "identity", "discriminato
               "discriminator_b")
 
 
-class LinearDecayAfter(keras.optimizers.schedules.LearningRateSchedule):
-    """Constant learning rate for `constant_steps`, then linear decay to 0 over `decay_steps`."""
+class EpochLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """The paper's schedule: constant for `constant_epochs`, then linear decay over
+    `decay_epochs`, stepped per epoch: factor = 1 - max(0, epoch + 1 - constant) / (decay + 1)
+    for the 0-based epoch (as pytorch-CycleGAN-and-pix2pix's lambda rule). Constant when
+    decay_epochs is 0."""
 
-    def __init__(self, learning_rate: float, constant_steps: int, decay_steps: int):
+    def __init__(self, learning_rate: float, steps_per_epoch: int, constant_epochs: int,
+                 decay_epochs: int):
         self.learning_rate = learning_rate
-        self.constant_steps = constant_steps
-        self.decay_steps = decay_steps
+        self.steps_per_epoch = steps_per_epoch
+        self.constant_epochs = constant_epochs
+        self.decay_epochs = decay_epochs
 
     def __call__(self, step):
-        step = tf.cast(step, tf.float32)
-        if not self.decay_steps:
+        if not self.decay_epochs:
             return tf.constant(self.learning_rate, tf.float32)
-        progress = tf.clip_by_value((step - self.constant_steps) / self.decay_steps, 0.0, 1.0)
-        return self.learning_rate * (1.0 - progress)
+        epoch = tf.cast(step // self.steps_per_epoch, tf.float32)
+        late = tf.maximum(0.0, epoch + 1.0 - self.constant_epochs)
+        return self.learning_rate * tf.maximum(0.0, 1.0 - late / (self.decay_epochs + 1.0))
 
     def get_config(self):
-        return {"learning_rate": self.learning_rate, "constant_steps": self.constant_steps,
-                "decay_steps": self.decay_steps}
+        return {"learning_rate": self.learning_rate, "steps_per_epoch": self.steps_per_epoch,
+                "constant_epochs": self.constant_epochs, "decay_epochs": self.decay_epochs}
 
 
 class CycleGan(tf.Module):
-    """Both generators, both discriminators and their optimizers. Build inside strategy.scope()."""
+    """Both generators, both discriminators, their optimizers and (paper) image pools.
+
+    Build inside strategy.scope().
+    """
 
     def __init__(self, config: Config, steps_per_epoch: int = 1):
         super().__init__(name="cyclegan")
         self.config = config
         keras.utils.set_random_seed(config.seed)
-        self.g_ab = networks.generator(config, "generator_ab")  # G: A -> B
-        self.g_ba = networks.generator(config, "generator_ba")  # F: B -> A
-        self.d_a = networks.patchgan_discriminator(config, "discriminator_a")
-        self.d_b = networks.patchgan_discriminator(config, "discriminator_b")
-        schedule = LinearDecayAfter(config.learning_rate, config.epochs * steps_per_epoch,
-                                    config.decay_epochs * steps_per_epoch)
+        # Keras reads the precision policy when a layer is built; restore it afterwards so
+        # nothing else in the process is affected.
+        previous_policy = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy(config.precision)
+        try:
+            self.g_ab = networks.generator(config, "generator_ab")  # G: A -> B
+            self.g_ba = networks.generator(config, "generator_ba")  # F: B -> A
+            self.d_a = networks.patchgan_discriminator(config, "discriminator_a")
+            self.d_b = networks.patchgan_discriminator(config, "discriminator_b")
+        finally:
+            keras.mixed_precision.set_global_policy(previous_policy)
+        schedule = EpochLinearDecay(config.learning_rate, steps_per_epoch, config.epochs,
+                                    config.decay_epochs)
         # One Adam per role: Adam is per-variable, so this equals the tutorial's four.
-        self.generator_optimizer = keras.optimizers.Adam(schedule, beta_1=config.beta_1)
-        self.discriminator_optimizer = keras.optimizers.Adam(schedule, beta_1=config.beta_1)
+        self.generator_optimizer = self._optimizer(schedule)
+        self.discriminator_optimizer = self._optimizer(schedule)
+        image_shape = [config.crop_size, config.crop_size, 3]
+        self.pool_a = ImagePool(config.pool_size, image_shape, "pool_a") if config.pool_size else None
+        self.pool_b = ImagePool(config.pool_size, image_shape, "pool_b") if config.pool_size else None
+
+    def _optimizer(self, schedule) -> keras.optimizers.Optimizer:
+        optimizer = keras.optimizers.Adam(schedule, beta_1=self.config.beta_1)
+        if self.config.precision == "mixed_float16":  # float16 gradients need loss scaling
+            optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
+        return optimizer
+
+    @property
+    def step(self) -> tf.Variable:
+        """The global step: the generator optimizer's iteration count (checkpointed)."""
+        return self.generator_optimizer.iterations
 
     @property
     def generator_variables(self):
@@ -74,8 +104,22 @@ class CycleGan(tf.Module):
     def discriminator_variables(self):
         return self.d_a.trainable_variables + self.d_b.trainable_variables
 
+    def _discriminate(self, discriminator, pool, real, fake):
+        """(logits on real, logits on fake for the generator, logits on fake for the
+        discriminator), from one batched call. With a pool, the discriminator's fakes come
+        from the history; without, they are the current fakes."""
+        n = tf.shape(real)[0]
+        if pool is None:
+            real_logits, fake_logits = tf.split(
+                discriminator(tf.concat([real, fake], 0), training=True), [n, n])
+            return real_logits, fake_logits, fake_logits
+        pooled = tf.stop_gradient(pool.query(fake))
+        real_logits, fake_logits, pooled_logits = tf.split(
+            discriminator(tf.concat([real, fake, pooled], 0), training=True), [n, n, n])
+        return real_logits, fake_logits, pooled_logits
+
     def per_example_losses(self, real_a: tf.Tensor, real_b: tf.Tensor) -> Dict[str, tf.Tensor]:
-        """Every loss term as a [batch] vector, from one forward pass."""
+        """Every loss term as a [batch] float32 vector, from one forward pass."""
         config = self.config
         n = tf.shape(real_a)[0]
         fake_b, same_b = tf.split(self.g_ab(tf.concat([real_a, real_b], 0), training=True),
@@ -84,10 +128,8 @@ class CycleGan(tf.Module):
                                   [n, n])
         cycled_a = self.g_ba(fake_b, training=True)
         cycled_b = self.g_ab(fake_a, training=True)
-        d_a_real, d_a_fake = tf.split(self.d_a(tf.concat([real_a, fake_a], 0), training=True),
-                                      [n, n])
-        d_b_real, d_b_fake = tf.split(self.d_b(tf.concat([real_b, fake_b], 0), training=True),
-                                      [n, n])
+        d_a_real, d_a_fake, d_a_pooled = self._discriminate(self.d_a, self.pool_a, real_a, fake_a)
+        d_b_real, d_b_fake, d_b_pooled = self._discriminate(self.d_b, self.pool_b, real_b, fake_b)
         kind = config.gan_loss
         return {
             "generator_ab": losses.adversarial(d_b_fake, True, kind),
@@ -96,16 +138,21 @@ class CycleGan(tf.Module):
                                             + losses.l1(real_b, cycled_b)),
             "identity": config.lambda_cycle * config.lambda_identity * (
                 losses.l1(real_b, same_b) + losses.l1(real_a, same_a)),
-            "discriminator_a": losses.discriminator(d_a_real, d_a_fake, kind),
-            "discriminator_b": losses.discriminator(d_b_real, d_b_fake, kind),
+            "discriminator_a": losses.discriminator(d_a_real, d_a_pooled, kind),
+            "discriminator_b": losses.discriminator(d_b_real, d_b_pooled, kind),
         }
 
-    def train_step(self, real_a: tf.Tensor, real_b: tf.Tensor,
-                   global_batch_size: int) -> Dict[str, tf.Tensor]:
-        """One optimisation step on this replica's share of the global batch.
+    def _scaled(self, optimizer, loss):
+        return optimizer.get_scaled_loss(loss) if hasattr(optimizer, "get_scaled_loss") else loss
 
-        Returns this replica's share of each loss's global-batch mean (sum over replicas).
-        """
+    def _unscaled(self, optimizer, grads):
+        if hasattr(optimizer, "get_unscaled_gradients"):
+            return optimizer.get_unscaled_gradients(grads)
+        return grads
+
+    def compute_gradients(self, real_a: tf.Tensor, real_b: tf.Tensor, global_batch_size: int):
+        """(generator grads, discriminator grads, this replica's share of each loss's
+        global-batch mean). Pure computation: XLA-compilable."""
         with tf.GradientTape(persistent=True) as tape:
             per_example = self.per_example_losses(real_a, real_b)
             mean = {name: tf.nn.compute_average_loss(value, global_batch_size=global_batch_size)
@@ -113,11 +160,26 @@ class CycleGan(tf.Module):
             generator_total = (mean["generator_ab"] + mean["generator_ba"] + mean["cycle"]
                                + mean["identity"])
             discriminator_total = mean["discriminator_a"] + mean["discriminator_b"]
+            generator_scaled = self._scaled(self.generator_optimizer, generator_total)
+            discriminator_scaled = self._scaled(self.discriminator_optimizer, discriminator_total)
         # The discriminators see the fakes without stop_gradient; that is exact because each
         # gradient below is taken only with respect to its own networks' variables.
-        generator_grads = tape.gradient(generator_total, self.generator_variables)
-        discriminator_grads = tape.gradient(discriminator_total, self.discriminator_variables)
-        del tape
+        generator_grads = self._unscaled(self.generator_optimizer, tape.gradient(
+            generator_scaled, self.generator_variables))
+        discriminator_grads = self._unscaled(self.discriminator_optimizer, tape.gradient(
+            discriminator_scaled, self.discriminator_variables))
+        return generator_grads, discriminator_grads, mean
+
+    def train_step(self, real_a: tf.Tensor, real_b: tf.Tensor,
+                   global_batch_size: int) -> Dict[str, tf.Tensor]:
+        """One optimisation step on this replica's share of the global batch.
+
+        Returns this replica's share of each loss's global-batch mean (sum over replicas).
+        """
+        compute = self.compute_gradients
+        if self.config.jit_compile and self.pool_a is None:  # the pool's control flow stays out
+            compute = tf.function(compute, jit_compile=True)
+        generator_grads, discriminator_grads, mean = compute(real_a, real_b, global_batch_size)
         self.generator_optimizer.apply_gradients(zip(generator_grads, self.generator_variables))
         self.discriminator_optimizer.apply_gradients(
             zip(discriminator_grads, self.discriminator_variables))
@@ -141,12 +203,13 @@ def _format_duration(seconds: float) -> str:
 
 
 def fit(config: Config, train_a, train_b, test_a, test_b, run_dir: str,
+        checkpoint_dir: Optional[str] = None,
         strategy: Optional[tf.distribute.Strategy] = None) -> CycleGan:
     """Trains for config.total_epochs, with checkpoints, TensorBoard logs and a sample grid.
 
-    train_*/test_* are TFRecord file patterns of preprocessed examples. Checkpoints,
-    TensorBoard logs, the resolved config and translations.png go under run_dir.
-    Resumes from the latest checkpoint in run_dir/checkpoints when there is one.
+    train_*/test_* are TFRecord file patterns of preprocessed examples. TensorBoard logs,
+    the resolved config and translations.png go under run_dir; checkpoints under
+    checkpoint_dir (default run_dir/checkpoints). Resumes from the latest checkpoint there.
     """
     strategy = strategy or choose_strategy()
     global_batch = config.batch_size
@@ -155,21 +218,20 @@ def fit(config: Config, train_a, train_b, test_a, test_b, run_dir: str,
     total_steps = steps_per_epoch * config.total_epochs
     with strategy.scope():
         model = CycleGan(config, steps_per_epoch)
-    iterations = model.generator_optimizer.iterations  # the global step, checkpointed with it
 
     def current_step() -> int:
-        return int(iterations.numpy())
+        return int(model.step.numpy())
 
     tf.io.gfile.makedirs(run_dir)
     with tf.io.gfile.GFile(os.path.join(run_dir, "config.json"), "w") as file:
         file.write(config.to_json())
 
     checkpoint = tf.train.Checkpoint(model=model)
-    manager = tf.train.CheckpointManager(checkpoint, os.path.join(run_dir, "checkpoints"),
-                                         max_to_keep=2)
+    checkpoint_dir = checkpoint_dir or os.path.join(run_dir, "checkpoints")
+    manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=2)
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).expect_partial()
-        logger.info(f"Resumed from {manager.latest_checkpoint} at step {current_step()}")
+        logger.info("Resumed from %s at step %d", manager.latest_checkpoint, current_step())
 
     @tf.function
     def distributed_step(batch_a, batch_b):
@@ -180,10 +242,17 @@ def fit(config: Config, train_a, train_b, test_a, test_b, run_dir: str,
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs"))
     grid_a = input_pipeline.test_images(test_a, config, config.grid_images)
     grid_b = input_pipeline.test_images(test_b, config, config.grid_images)
+
+    def write_images(step: int) -> None:
+        rows = samples.translation_rows(model, grid_a, grid_b)
+        tf.summary.image("translations (A, G(A), F(G(A)); B, F(B), G(F(B)))",
+                         samples.summary_images(rows), step=step, max_outputs=len(rows))
+
     batches = iter(strategy.experimental_distribute_dataset(dataset))
-    logger.info(f"Training {total_steps} steps ({config.total_epochs} epochs x {steps_per_epoch} steps, "
-        f"global batch {global_batch}, {strategy.num_replicas_in_sync} replica(s)); "
-        f"TensorBoard: tensorboard --logdir {os.path.join(run_dir, 'logs')}")
+    logger.info("Training %d steps (%d epochs x %d steps, global batch %d, %d replica(s)); "
+                "checkpoints in %s; TensorBoard: tensorboard --logdir %s", total_steps,
+                config.total_epochs, steps_per_epoch, global_batch,
+                strategy.num_replicas_in_sync, checkpoint_dir, os.path.join(run_dir, "logs"))
     start_time, start_step = time.time(), current_step()
     with writer.as_default():
         while current_step() < total_steps:
@@ -206,23 +275,24 @@ def fit(config: Config, train_a, train_b, test_a, test_b, run_dir: str,
                     # The optimizer evaluates its schedule at its own step counter.
                     tf.summary.scalar("learning_rate", model.generator_optimizer.learning_rate,
                                       step=step)
+                if step % config.image_summary_every_steps == 0:
+                    write_images(step)
                 if step % config.checkpoint_every_steps == 0:
                     manager.save(checkpoint_number=step)
-            manager.save(checkpoint_number=current_step())
             step = current_step()
-            rows = samples.translation_rows(model, grid_a, grid_b)
-            tf.summary.image("translations", samples.summary_images(rows), step=step,
-                             max_outputs=len(rows))
+            manager.save(checkpoint_number=step)
             writer.flush()
             elapsed = time.time() - epoch_start
             rate = (step - start_step) / max(time.time() - start_time, 1e-9)
             means = "  ".join(f"{name} {totals[name] / epoch_steps:.3f}" for name in LOSS_NAMES)
-            logger.info(f"epoch {epoch + 1}/{config.total_epochs}  {epoch_steps} steps in "
-                f"{elapsed:.1f}s ({epoch_steps / max(elapsed, 1e-9):.2f} steps/s)  "
-                f"ETA {_format_duration((total_steps - step) / max(rate, 1e-9))}  {means}")
+            logger.info("epoch %d/%d  %d steps in %.1fs (%.2f steps/s)  ETA %s  %s", epoch + 1,
+                        config.total_epochs, epoch_steps, elapsed,
+                        epoch_steps / max(elapsed, 1e-9),
+                        _format_duration((total_steps - step) / max(rate, 1e-9)), means)
+        write_images(current_step())
 
     grid_path = os.path.join(run_dir, samples.GRID_FILE)
     with tf.io.gfile.GFile(grid_path, "wb") as file:
         file.write(samples.grid_png(samples.translation_rows(model, grid_a, grid_b)))
-    logger.info(f"Wrote a grid of test translations to {grid_path}")
+    logger.info("Wrote a grid of test translations to %s", grid_path)
     return model

@@ -6,7 +6,10 @@ the installed package and nothing is uploaded at compile time.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 
 from tfx.components.trainer.fn_args_utils import FnArgs
 
@@ -16,21 +19,34 @@ from pipeline.config import Config
 logger = logging.getLogger("cyclegan")
 
 CONFIG_KEY = "cyclegan_config"
+CHECKPOINT_ROOT_KEY = "checkpoint_root"
 
 
-def custom_config(config: Config) -> dict:
+def custom_config(config: Config, pipeline_root: str) -> dict:
     """What the pipeline passes to the Trainer's custom_config."""
-    return {CONFIG_KEY: config.to_dict()}
+    return {CONFIG_KEY: config.to_dict(),
+            CHECKPOINT_ROOT_KEY: os.path.join(pipeline_root, "checkpoints")}
+
+
+def checkpoint_dir(checkpoint_root: str, config: Config, train_files, eval_files) -> str:
+    """A directory that stays the same across runs of the same training (same inputs and
+    config), so a re-run after an interruption resumes instead of starting over."""
+    identity = json.dumps({"config": config.to_dict(), "train": list(train_files),
+                           "eval": list(eval_files)}, sort_keys=True)
+    return os.path.join(checkpoint_root, hashlib.sha256(identity.encode()).hexdigest()[:16])
 
 
 def run_fn(fn_args: FnArgs) -> None:
     config = Config.from_dict(fn_args.custom_config[CONFIG_KEY])
-    logger.info("CycleGAN config:\n%s", config.describe())
+    logger.info("CycleGAN config (* = differs from the tutorial's recipe):\n%s",
+                config.describe())
     # The pipeline sets train splits (trainA, trainB) and eval splits (testA, testB), in the
     # contract's order; FnArgs keeps that order.
     train_a, train_b = fn_args.train_files
     test_a, test_b = fn_args.eval_files
-    model = train.fit(config, train_a, train_b, test_a, test_b, run_dir=fn_args.model_run_dir)
+    model = train.fit(config, train_a, train_b, test_a, test_b, run_dir=fn_args.model_run_dir,
+                      checkpoint_dir=checkpoint_dir(fn_args.custom_config[CHECKPOINT_ROOT_KEY],
+                                                    config, fn_args.train_files,
+                                                    fn_args.eval_files))
     export.export_generators(model.g_ab, model.g_ba, config, fn_args.serving_model_dir)
     logger.info("Exported the serving SavedModel to %s", fn_args.serving_model_dir)
-
