@@ -1,15 +1,20 @@
-"""python -m benchmarks [NAME ...]: runs the named benchmarks (default: all)."""
+"""python -m benchmarks [NAME ...] [FLAGS]: runs the named benchmarks (default: all); the
+flags go to each of them."""
 
 import sys
 
-from benchmarks import ingest, ingest_memory
+from benchmarks import ingest, ingest_memory, train_step
 
-BENCHMARKS = {"ingest": ingest.main, "ingest_memory": ingest_memory.main}
+BENCHMARKS = {
+    "ingest": ingest.main,
+    "ingest_memory": ingest_memory.main,
+    "train_step": train_step.main,
+}
 
 
 def main(argv) -> None:
-    names = [a for a in argv if not a.startswith("-")] or list(BENCHMARKS)
-    flags = [a for a in argv if a.startswith("-")]
+    first_flag = next((i for i, arg in enumerate(argv) if arg.startswith("-")), len(argv))
+    names, flags = argv[:first_flag] or list(BENCHMARKS), argv[first_flag:]
     for name in names:
         if name not in BENCHMARKS:
             raise SystemExit(f"unknown benchmark {name!r}; choose from {sorted(BENCHMARKS)}")

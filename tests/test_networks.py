@@ -44,3 +44,29 @@ def test_instance_norm_normalises_each_sample_and_channel():
     y = layer(x).numpy()
     np.testing.assert_allclose(y.mean(axis=(1, 2)), 0.0, atol=1e-4)
     np.testing.assert_allclose(y.std(axis=(1, 2)), 1.0, atol=1e-3)
+
+
+def _reference_instance_norm(x, scale, offset, epsilon=1e-5):
+    """The tutorial's formula: moments over height and width, per image and channel."""
+    mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+    return scale * (x - mean) * tf.math.rsqrt(variance + epsilon) + offset
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_fused_instance_norm_equals_the_formula_with_static_and_dynamic_batch(affine):
+    layer = networks.InstanceNormalization(affine)
+    x = tf.random.normal([3, 6, 5, 4], mean=2.0, stddev=3.0)
+    layer.build(x.shape)
+    scale = layer.scale if affine else 1.0
+    offset = layer.offset if affine else 0.0
+    expected = _reference_instance_norm(x, scale, offset)
+    np.testing.assert_allclose(layer(x).numpy(), expected.numpy(), atol=1e-4)
+    dynamic = tf.function(layer, input_signature=[tf.TensorSpec([None, 6, 5, 4])])
+    np.testing.assert_allclose(dynamic(x).numpy(), expected.numpy(), atol=1e-4)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours = tf.reduce_sum(tf.sin(layer(x)))
+        reference = tf.reduce_sum(tf.sin(_reference_instance_norm(x, scale, offset)))
+    np.testing.assert_allclose(tape.gradient(ours, x).numpy(),
+                               tape.gradient(reference, x).numpy(), atol=1e-4)
+    assert layer.trainable_weights == ([layer.scale, layer.offset] if affine else [])

@@ -5,10 +5,13 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras as keras
 from PIL import Image
 
 from components import data_contract
-from components.cyclegan import export, losses, samples, train
+from benchmarks.tutorial_step import TutorialNetworks, tutorial_losses
+from components.cyclegan import export, samples, train
+from pipeline.config import preset
 from tests.conftest import encode, random_pixels
 
 
@@ -34,35 +37,6 @@ def preprocessed(tmp_path, tiny_config):
     }
 
 
-def _tutorial_losses(model, real_x, real_y):
-    """The TensorFlow CycleGAN tutorial's train_step losses, re-derived call by call."""
-    lam = model.config.lambda_cycle
-    fake_y = model.g_ab(real_x, training=True)
-    cycled_x = model.g_ba(fake_y, training=True)
-    fake_x = model.g_ba(real_y, training=True)
-    cycled_y = model.g_ab(fake_x, training=True)
-    same_x = model.g_ba(real_x, training=True)
-    same_y = model.g_ab(real_y, training=True)
-    disc_real_x, disc_real_y = model.d_a(real_x, training=True), model.d_b(real_y, training=True)
-    disc_fake_x, disc_fake_y = model.d_a(fake_x, training=True), model.d_b(fake_y, training=True)
-    bce = lambda target, logits: tf.reduce_mean(  # noqa: E731
-        tf.nn.sigmoid_cross_entropy_with_logits(labels=target, logits=logits))
-    gen_g = bce(tf.ones_like(disc_fake_y), disc_fake_y)
-    gen_f = bce(tf.ones_like(disc_fake_x), disc_fake_x)
-    total_cycle = lam * tf.reduce_mean(tf.abs(real_x - cycled_x)) + lam * tf.reduce_mean(
-        tf.abs(real_y - cycled_y))
-    identity_g = lam * 0.5 * tf.reduce_mean(tf.abs(real_y - same_y))
-    identity_f = lam * 0.5 * tf.reduce_mean(tf.abs(real_x - same_x))
-    disc_x = 0.5 * (bce(tf.ones_like(disc_real_x), disc_real_x)
-                    + bce(tf.zeros_like(disc_fake_x), disc_fake_x))
-    disc_y = 0.5 * (bce(tf.ones_like(disc_real_y), disc_real_y)
-                    + bce(tf.zeros_like(disc_fake_y), disc_fake_y))
-    return {"total_gen_g": gen_g + total_cycle + identity_g,
-            "total_gen_f": gen_f + total_cycle + identity_f,
-            "gen_g": gen_g, "gen_f": gen_f, "cycle": total_cycle,
-            "identity": identity_g + identity_f, "disc_x": disc_x, "disc_y": disc_y}
-
-
 @pytest.fixture
 def model_without_dropout(tiny_config):
     return train.CycleGan(tiny_config.replace(unet_dropout=0.0))
@@ -73,7 +47,7 @@ def test_batched_step_losses_equal_the_tutorial_formulas(model_without_dropout):
     real_a, real_b = tf.random.uniform([1, 32, 32, 3], -1, 1), tf.random.uniform([1, 32, 32, 3],
                                                                                  -1, 1)
     ours = {k: float(v[0]) for k, v in model.per_example_losses(real_a, real_b).items()}
-    ref = {k: float(v) for k, v in _tutorial_losses(model, real_a, real_b).items()}
+    ref = {k: float(v) for k, v in tutorial_losses(model, real_a, real_b).items()}
     for our_name, ref_name in [("generator_ab", "gen_g"), ("generator_ba", "gen_f"),
                                ("cycle", "cycle"), ("identity", "identity"),
                                ("discriminator_a", "disc_x"), ("discriminator_b", "disc_y")]:
@@ -88,7 +62,7 @@ def test_one_backward_pass_gives_each_generator_its_own_gradient(model_without_d
         ours = model.per_example_losses(real_a, real_b)
         our_total = (ours["generator_ab"] + ours["generator_ba"] + ours["cycle"]
                      + ours["identity"])
-        ref = _tutorial_losses(model, real_a, real_b)
+        ref = tutorial_losses(model, real_a, real_b)
     for generator, ref_loss in [(model.g_ab, "total_gen_g"), (model.g_ba, "total_gen_f")]:
         ours_grads = tape.gradient(our_total, generator.trainable_variables)
         ref_grads = tape.gradient(ref[ref_loss], generator.trainable_variables)
@@ -174,3 +148,30 @@ def test_export_serves_image_bytes_in_both_directions(tmp_path, tiny_config):
     direct = model.g_ab(export.image_ops.to_unit_range(pixels)[None], training=False)[0]
     np.testing.assert_array_equal(tf.io.decode_png(default[0]).numpy(),
                                   export.image_ops.from_unit_range(direct).numpy())
+
+
+def test_tutorial_networks_compute_what_ours_compute(model_without_dropout):
+    """The benchmark's baseline runs the tutorial's layers: same outputs, same losses."""
+
+
+    model = model_without_dropout
+    reference = TutorialNetworks(model)
+    real_a, real_b = tf.random.uniform([1, 32, 32, 3], -1, 1), tf.random.uniform([1, 32, 32, 3],
+                                                                                 -1, 1)
+    ours, theirs = tutorial_losses(model, real_a, real_b), tutorial_losses(reference, real_a,
+                                                                           real_b)
+    for name in ours:
+        assert float(ours[name]) == pytest.approx(float(theirs[name]), rel=1e-4), name
+
+
+def test_our_fused_adam_updates_exactly_like_the_tutorials_adam():
+    start = tf.random.normal([5, 7])
+    ours, reference = tf.Variable(start), tf.Variable(start)
+    fused = train.CycleGan(preset("demo").replace(crop_size=32, load_size=32))._optimizer(1e-2)
+    plain = keras.optimizers.Adam(1e-2, beta_1=0.5)  # what the tutorial uses
+    for step in range(20):
+        gradient = tf.random.normal([5, 7], seed=step) * (10.0 ** (step % 4 - 3))
+        fused.apply_gradients([(gradient, ours)])
+        plain.apply_gradients([(gradient, reference)])
+    np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-5, atol=1e-7)
+    assert not np.allclose(ours.numpy(), start.numpy())

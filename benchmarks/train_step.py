@@ -1,0 +1,66 @@
+"""Train-step speed: our batched CycleGAN step against the tutorial's step, same config.
+
+    python -m benchmarks train_step [--sizes 64 256] [--steps 20 4]
+
+Both steps run the tutorial preset (U-Net, 64 filters, BCE, batch 1) on the same random
+images, each under tf.function, alternating in rounds so that machine noise hits both
+alike; the tutorial's step runs on the tutorial's own layers (benchmarks/tutorial_step.py).
+Prints ms/step (median over rounds) and tutorial / ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from pipeline import cli
+
+
+def _time_steps(step, real_a, real_b, steps: int) -> float:
+    start = time.perf_counter()
+    for _ in range(steps):
+        losses = step(real_a, real_b)
+    next(iter(losses.values())).numpy()  # wait for the last step
+    return (time.perf_counter() - start) / steps * 1000.0
+
+
+def measure(size: int, steps: int, rounds: int):
+    import tensorflow as tf
+
+    from benchmarks.tutorial_step import TutorialNetworks, TutorialStep
+    from components.cyclegan import train
+    from pipeline.config import preset
+
+    config = preset("tutorial").replace(crop_size=size, load_size=size)
+    ours_model = train.CycleGan(config)
+    ours = tf.function(lambda a, b: ours_model.train_step(a, b, config.batch_size))
+    tutorial = TutorialStep(TutorialNetworks(train.CycleGan(config))).step
+    real_a = tf.random.uniform([1, size, size, 3], -1, 1, seed=1)
+    real_b = tf.random.uniform([1, size, size, 3], -1, 1, seed=2)
+    for step in (ours, tutorial):  # trace and warm up outside the timing
+        _time_steps(step, real_a, real_b, 2)
+    ours_ms, tutorial_ms = [], []
+    for _ in range(rounds):
+        ours_ms.append(_time_steps(ours, real_a, real_b, steps))
+        tutorial_ms.append(_time_steps(tutorial, real_a, real_b, steps))
+    return statistics.median(ours_ms), statistics.median(tutorial_ms)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--steps", type=int, nargs="+", default=[20, 3],
+                        help="steps per round, one per size")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    cli.prepare_process()
+    print(f"{'size':>6}{'ours ms/step':>14}{'tutorial ms/step':>18}{'speed-up':>10}")
+    for size, steps in zip(args.sizes, args.steps):
+        ours, tutorial = measure(size, steps, args.rounds)
+        print(f"{size:>6}{ours:>14.0f}{tutorial:>18.0f}{tutorial / ours:>9.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
