@@ -38,6 +38,7 @@ class Config:
     discriminator_filters: int = 64
     discriminator_layers: int = 3
     norm_affine: bool = True  # instance norm with learned scale/offset (tutorial); paper: off
+    conv_bias: bool = False  # biases in normalised convs (tutorial: no, as pix2pix; paper: yes)
 
     # Losses.
     gan_loss: str = "bce"
@@ -140,6 +141,7 @@ PRESETS: Dict[str, Config] = {
     "paper": Config(
         generator="resnet",
         norm_affine=False,
+        conv_bias=True,
         gan_loss="lsgan",
         pool_size=50,
         resize_method="bicubic",

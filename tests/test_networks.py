@@ -3,6 +3,7 @@ import pytest
 import tensorflow as tf
 
 from components.cyclegan import networks
+from pipeline.config import preset
 
 
 @pytest.mark.parametrize("generator", ["unet", "resnet"])
@@ -70,3 +71,26 @@ def test_fused_instance_norm_equals_the_formula_with_static_and_dynamic_batch(af
     np.testing.assert_allclose(tape.gradient(ours, x).numpy(),
                                tape.gradient(reference, x).numpy(), atol=1e-4)
     assert layer.trainable_weights == ([layer.scale, layer.offset] if affine else [])
+
+
+def _parameters(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def test_paper_preset_networks_have_the_papers_parameter_counts():
+    # pytorch-CycleGAN-and-pix2pix prints 11.378 M for resnet_9blocks and 2.765 M for the
+    # 70x70 PatchGAN (n_layers=3); these are the exact counts of those architectures.
+    config = preset("paper")
+    assert _parameters(networks.generator(config, "g")) == 11_378_179
+    assert _parameters(networks.patchgan_discriminator(config, "d")) == 2_764_737
+
+
+def test_tutorial_preset_networks_match_the_tutorial():
+    config = preset("tutorial")
+    # The tutorial's discriminator summary: 2,765,569 parameters.
+    assert _parameters(networks.patchgan_discriminator(config, "d")) == 2_765_569
+    generator = networks.generator(config, "g")
+    dropouts = [layer for block in generator.layers if isinstance(block, tf.keras.Sequential)
+                for layer in block.layers if isinstance(layer, tf.keras.layers.Dropout)]
+    assert [d.rate for d in dropouts] == [0.5, 0.5, 0.5]  # the first three up-blocks
+    assert generator.output_shape == (None, 256, 256, 3)

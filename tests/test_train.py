@@ -175,3 +175,31 @@ def test_our_fused_adam_updates_exactly_like_the_tutorials_adam():
         plain.apply_gradients([(gradient, reference)])
     np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-5, atol=1e-7)
     assert not np.allclose(ours.numpy(), start.numpy())
+
+
+@pytest.mark.parametrize("changes", [
+    {"precision": "mixed_bfloat16"},
+    {"precision": "mixed_float16"},
+    {"jit_compile": True},
+    {"pool_size": 3, "gan_loss": "lsgan", "generator": "resnet", "resnet_blocks": 1,
+     "norm_affine": False, "conv_bias": True},
+], ids=["bfloat16", "float16", "xla", "paper-features"])
+def test_speed_and_paper_switches_train_with_float32_losses(tiny_config, changes):
+    model = train.CycleGan(tiny_config.replace(**changes))
+    step = tf.function(lambda a, b: model.train_step(a, b, 2))
+    before = [w.numpy() for w in model.generator_variables]
+    # float16's dynamic loss scaling skips steps whose gradients overflow while it finds its
+    # scale, so allow some steps before the weights must have moved.
+    for _ in range(20):
+        losses = step(tf.random.uniform([2, 32, 32, 3], -1, 1),
+                      tf.random.uniform([2, 32, 32, 3], -1, 1))
+        for name, value in losses.items():
+            assert value.dtype == tf.float32 and np.isfinite(value.numpy()), name
+        if any(not np.allclose(a, b.numpy()) for a, b in zip(before,
+                                                              model.generator_variables)):
+            break
+    else:
+        raise AssertionError("20 steps left the generators unchanged")
+    if "precision" in changes:
+        assert model.g_ab.layers[1].compute_dtype == changes["precision"].split("_")[1]
+        assert model.g_ab.output.dtype == tf.float32

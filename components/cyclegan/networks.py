@@ -48,24 +48,26 @@ class InstanceNormalization(keras.layers.Layer):
             self.offset = tf.zeros([channels])
         super().build(input_shape)
 
-    def _normalize(self, images):
+    def _normalize(self, images, scale, offset):
         normalized, _, _ = tf.compat.v1.nn.fused_batch_norm(
-            images, self.scale, self.offset, epsilon=self.epsilon, is_training=True)
+            images, scale, offset, epsilon=self.epsilon, is_training=True)
         return normalized
 
     def call(self, x):
         x32 = tf.cast(x, tf.float32)
+        # Mixed precision hands variables out in the compute dtype; statistics stay float32.
+        scale, offset = tf.cast(self.scale, tf.float32), tf.cast(self.offset, tf.float32)
         batch = x.shape[0]
         if batch is not None:  # a static batch (training): one fused call per image
             images = tf.split(x32, batch) if batch > 1 else [x32]
-            normalized = tf.concat([self._normalize(image) for image in images], 0)
+            normalized = tf.concat([self._normalize(image, scale, offset) for image in images],
+                                   0)
         else:  # a dynamic batch (serving): fold the batch into the channels
             shape = tf.shape(x32)
             folded = tf.reshape(tf.transpose(x32, [1, 2, 0, 3]),
                                 [1, shape[1], shape[2], shape[0] * shape[3]])
-            normalized, _, _ = tf.compat.v1.nn.fused_batch_norm(
-                folded, tf.tile(self.scale, [shape[0]]), tf.tile(self.offset, [shape[0]]),
-                epsilon=self.epsilon, is_training=True)
+            normalized = self._normalize(folded, tf.tile(scale, [shape[0]]),
+                                         tf.tile(offset, [shape[0]]))
             normalized = tf.transpose(
                 tf.reshape(normalized, [shape[1], shape[2], shape[0], shape[3]]), [2, 0, 1, 3])
         return tf.cast(normalized, x.dtype)
@@ -81,20 +83,21 @@ class ReflectionPadding2D(keras.layers.Layer):
         return tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
 
 
-def _downsample(filters: int, affine: bool, norm: bool = True) -> keras.Sequential:
+def _downsample(filters: int, config: Config, norm: bool = True) -> keras.Sequential:
     block = keras.Sequential([keras.layers.Conv2D(filters, 4, strides=2, padding="same",
-                                                  kernel_initializer=_init(), use_bias=False)])
+                                                  kernel_initializer=_init(),
+                                                  use_bias=config.conv_bias)])
     if norm:
-        block.add(InstanceNormalization(affine))
+        block.add(InstanceNormalization(config.norm_affine))
     block.add(keras.layers.LeakyReLU(0.2))
     return block
 
 
-def _upsample(filters: int, affine: bool, dropout: float) -> keras.Sequential:
+def _upsample(filters: int, config: Config, dropout: float) -> keras.Sequential:
     block = keras.Sequential([
         keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same",
-                                     kernel_initializer=_init(), use_bias=False),
-        InstanceNormalization(affine),
+                                     kernel_initializer=_init(), use_bias=config.conv_bias),
+        InstanceNormalization(config.norm_affine),
     ])
     if dropout:
         block.add(keras.layers.Dropout(dropout))
@@ -115,10 +118,10 @@ def unet_generator(config: Config, name: str) -> keras.Model:
     inputs = keras.layers.Input([config.crop_size, config.crop_size, 3])
     x, skips = inputs, []
     for index, filters in enumerate(down_filters):
-        x = _downsample(filters, config.norm_affine, norm=index > 0)(x)
+        x = _downsample(filters, config, norm=index > 0)(x)
         skips.append(x)
     for index, (filters, skip) in enumerate(zip(up_filters, reversed(skips[:-1]))):
-        x = _upsample(filters, config.norm_affine, config.unet_dropout if index < 3 else 0.0)(x)
+        x = _upsample(filters, config, config.unet_dropout if index < 3 else 0.0)(x)
         x = keras.layers.Concatenate()([x, skip])
     x = keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same", kernel_initializer=_init())(x)
     return keras.Model(inputs, _tanh_float32(x), name=name)
@@ -129,28 +132,29 @@ def _tanh_float32(x):
     return keras.layers.Activation("tanh", dtype="float32")(x)
 
 
-def _conv_norm_relu(x, filters: int, kernel: int, affine: bool, strides: int = 1,
+def _conv_norm_relu(x, filters: int, kernel: int, config: Config, strides: int = 1,
                     padding: str = "same"):
     x = keras.layers.Conv2D(filters, kernel, strides=strides, padding=padding,
-                            kernel_initializer=_init())(x)
-    return keras.layers.ReLU()(InstanceNormalization(affine)(x))
+                            kernel_initializer=_init(), use_bias=config.conv_bias)(x)
+    return keras.layers.ReLU()(InstanceNormalization(config.norm_affine)(x))
 
 
 def resnet_generator(config: Config, name: str) -> keras.Model:
     """The paper's ResNet generator: c7s1-f, d2f, d4f, R4f x blocks, u2f, uf, c7s1-3."""
-    f, affine = config.generator_filters, config.norm_affine
+    f = config.generator_filters
     inputs = keras.layers.Input([None, None, 3])
-    x = _conv_norm_relu(ReflectionPadding2D(3)(inputs), f, 7, affine, padding="valid")
-    x = _conv_norm_relu(x, 2 * f, 3, affine, strides=2)
-    x = _conv_norm_relu(x, 4 * f, 3, affine, strides=2)
+    x = _conv_norm_relu(ReflectionPadding2D(3)(inputs), f, 7, config, padding="valid")
+    x = _conv_norm_relu(x, 2 * f, 3, config, strides=2)
+    x = _conv_norm_relu(x, 4 * f, 3, config, strides=2)
     for _ in range(config.resnet_blocks):
-        y = _conv_norm_relu(ReflectionPadding2D(1)(x), 4 * f, 3, affine, padding="valid")
-        y = keras.layers.Conv2D(4 * f, 3, kernel_initializer=_init())(ReflectionPadding2D(1)(y))
-        x = keras.layers.Add()([x, InstanceNormalization(affine)(y)])
+        y = _conv_norm_relu(ReflectionPadding2D(1)(x), 4 * f, 3, config, padding="valid")
+        y = keras.layers.Conv2D(4 * f, 3, kernel_initializer=_init(),
+                                use_bias=config.conv_bias)(ReflectionPadding2D(1)(y))
+        x = keras.layers.Add()([x, InstanceNormalization(config.norm_affine)(y)])
     for filters in (2 * f, f):
         x = keras.layers.Conv2DTranspose(filters, 3, strides=2, padding="same",
-                                         kernel_initializer=_init())(x)
-        x = keras.layers.ReLU()(InstanceNormalization(affine)(x))
+                                         kernel_initializer=_init(), use_bias=config.conv_bias)(x)
+        x = keras.layers.ReLU()(InstanceNormalization(config.norm_affine)(x))
     x = keras.layers.Conv2D(3, 7, kernel_initializer=_init())(ReflectionPadding2D(3)(x))
     return keras.Model(inputs, _tanh_float32(x), name=name)
 
@@ -170,9 +174,11 @@ def patchgan_discriminator(config: Config, name: str) -> keras.Model:
     inputs = keras.layers.Input([None, None, 3])
     x = inputs
     for index in range(n):
-        x = _downsample(f * min(2 ** index, 8), config.norm_affine, norm=index > 0)(x)
+        # The first block has no norm: the paper's code gives it a bias, pix2pix does not.
+        x = _downsample(f * min(2 ** index, 8), config, norm=index > 0)(x)
     x = keras.layers.ZeroPadding2D()(x)
-    x = keras.layers.Conv2D(f * min(2 ** n, 8), 4, kernel_initializer=_init(), use_bias=False)(x)
+    x = keras.layers.Conv2D(f * min(2 ** n, 8), 4, kernel_initializer=_init(),
+                            use_bias=config.conv_bias)(x)
     x = keras.layers.LeakyReLU(0.2)(InstanceNormalization(config.norm_affine)(x))
     x = keras.layers.ZeroPadding2D()(x)
     outputs = keras.layers.Conv2D(1, 4, kernel_initializer=_init(), dtype="float32")(x)

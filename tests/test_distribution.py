@@ -1,0 +1,89 @@
+"""The training step under tf.distribute, and the choice of strategy."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+from components.cyclegan import train
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Runs in a fresh process: logical CPU devices must be set before TensorFlow initialises.
+TWO_REPLICAS = r"""
+import json, os
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from components.cyclegan import train
+from pipeline.config import preset
+
+config = preset("demo").replace(crop_size=32, load_size=32, generator_filters=4,
+                                discriminator_filters=4, unet_dropout=0.0, batch_size=2,
+                                pool_size=POOL, gan_loss="GAN_LOSS")
+real_a = tf.random.stateless_uniform([2, 32, 32, 3], [1, 2], -1, 1)
+real_b = tf.random.stateless_uniform([2, 32, 32, 3], [3, 4], -1, 1)
+
+mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with mirrored.scope():
+    distributed = train.CycleGan(config)
+batches = iter(mirrored.experimental_distribute_dataset(
+    tf.data.Dataset.from_tensor_slices((real_a, real_b)).batch(2)))
+
+@tf.function
+def distributed_step(a, b):
+    per_replica = mirrored.run(distributed.train_step, args=(a, b, 2))
+    return {k: mirrored.reduce("SUM", v, axis=None) for k, v in per_replica.items()}
+
+single = train.CycleGan(config)  # same seed: same initial weights
+distributed_losses = distributed_step(*next(batches))
+single_losses = tf.function(lambda a, b: single.train_step(a, b, 2))(real_a, real_b)
+
+def weights(model):
+    return [w.numpy() for net in (model.g_ab, model.g_ba, model.d_a, model.d_b)
+            for w in net.weights]
+
+print(json.dumps({
+    "replicas": mirrored.num_replicas_in_sync,
+    "weight_diff": max(float(np.max(np.abs(x - y)))
+                       for x, y in zip(weights(distributed), weights(single))),
+    "weight_change": max(float(np.max(np.abs(x - y)))
+                         for x, y in zip(weights(single), weights(train.CycleGan(config)))),
+    "loss_diff": max(abs(float(distributed_losses[k]) - float(single_losses[k]))
+                     for k in single_losses),
+}))
+"""
+
+
+@pytest.mark.parametrize("gan_loss", ["bce", "lsgan"])
+def test_two_replicas_take_the_same_step_as_one(gan_loss):
+    code = TWO_REPLICAS.replace("POOL", "0").replace("GAN_LOSS", gan_loss)
+    output = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, env=dict(os.environ, PYTHONPATH=REPO))
+    assert output.returncode == 0, output.stderr[-3000:]
+    result = json.loads(output.stdout.strip().splitlines()[-1])
+    assert result["replicas"] == 2
+    assert result["weight_change"] > 1e-4  # the step did change the weights...
+    assert result["weight_diff"] < 1e-5  # ...identically with two replicas and with one
+    assert result["loss_diff"] < 1e-5
+
+
+def test_strategy_follows_tf_config(monkeypatch):
+    chosen = object()
+    monkeypatch.setattr(tf.distribute, "MultiWorkerMirroredStrategy", lambda: chosen)
+    monkeypatch.setenv("TF_CONFIG", json.dumps({
+        "cluster": {"worker": ["host-a:2222", "host-b:2222"]},
+        "task": {"type": "worker", "index": 0}}))
+    assert train.choose_strategy() is chosen
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["host-a:2222"]},
+                                                "task": {"type": "worker", "index": 0}}))
+    assert isinstance(train.choose_strategy(), tf.distribute.MirroredStrategy)
+    monkeypatch.delenv("TF_CONFIG")
+    strategy = train.choose_strategy()
+    assert isinstance(strategy, tf.distribute.MirroredStrategy)
+    assert strategy.num_replicas_in_sync == len(tf.config.list_logical_devices("CPU"))
