@@ -1,4 +1,5 @@
 import io
+import json
 import logging
 import os
 
@@ -131,6 +132,8 @@ def test_export_serves_image_bytes_in_both_directions(tmp_path, tiny_config):
     export_dir = export.export_generators(model.g_ab, model.g_ba, tiny_config,
                                           str(tmp_path / "export"))
     loaded = tf.saved_model.load(export_dir)
+    saved_config = open(os.path.join(export_dir, export.CONFIG_ASSET)).read()
+    assert type(tiny_config).from_dict(json.loads(saved_config)) == tiny_config
     assert {"serving_default", "translate_a_to_b", "translate_b_to_a"} <= set(loaded.signatures)
     jpeg = encode(random_pixels(48, 60), "JPEG")
     gray_png = encode(random_pixels(20, 20), "PNG", "L")

@@ -9,6 +9,8 @@ Inputs go through image_ops.preprocess, the code Beam ran on the test splits.
 
 from __future__ import annotations
 
+import os
+
 import tensorflow as tf
 
 from components import image_ops
@@ -36,8 +38,11 @@ class _Translator(tf.Module):
                                       fn_output_signature=tf.string)}
 
 
+CONFIG_ASSET = "assets.extra/cyclegan_config.json"  # TF Serving ignores assets.extra
+
+
 def export_generators(g_ab, g_ba, config: Config, export_dir: str) -> str:
-    """Writes the SavedModel to export_dir and returns export_dir."""
+    """Writes the SavedModel, with the training config beside it, to export_dir."""
     module = _Translator(g_ab, g_ba, config)
     spec = tf.TensorSpec([None], tf.string, name=INPUT_KEY)
     a_to_b = tf.function(lambda images: module.translate_bytes(module.g_ab, images),
@@ -49,4 +54,7 @@ def export_generators(g_ab, g_ba, config: Config, export_dir: str) -> str:
         SIGNATURE_A_TO_B: a_to_b,
         SIGNATURE_B_TO_A: b_to_a,
     })
+    tf.io.gfile.makedirs(os.path.dirname(os.path.join(export_dir, CONFIG_ASSET)))
+    with tf.io.gfile.GFile(os.path.join(export_dir, CONFIG_ASSET), "w") as file:
+        file.write(config.to_json())
     return export_dir
