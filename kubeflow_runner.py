@@ -75,6 +75,7 @@ def main(argv=None) -> int:
         config=config,
         serving_base_dir=serving_dir,
         tfds_data_dir=args.tfds_data_dir,
+        inception_weights=args.inception_weights,
         beam_pipeline_args=args.beam_args,
         trainer_platform_config=trainer_resources(args.gpu_type, args.gpu_count),
     )

@@ -78,6 +78,7 @@ def main(argv=None) -> int:
         config=config,
         serving_base_dir=serving_base_dir,
         tfds_data_dir=args.tfds_data_dir,
+        inception_weights=args.inception_weights,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             metadata_path),
         beam_pipeline_args=args.beam_args,
@@ -86,13 +87,17 @@ def main(argv=None) -> int:
     tfx.orchestration.LocalDagRunner().run(pipeline)
 
     result = outputs.latest_outputs(metadata_path, args.pipeline_name)
+    if result.pushed_model:
+        pushed = (f"  pushed model:       {result.pushed_model}\n"
+                  f"  serve it with TF Serving: --model_name={args.model_name} "
+                  f"--model_base_path={serving_base_dir}")
+    else:
+        pushed = f"  NOT PUSHED: the model was not blessed: {result.failed_checks}"
     print(f"\nDone. Outputs of pipeline {args.pipeline_name!r}:\n"
           f"  ingest report:      {result.ingest_report}\n"
           f"  TensorBoard:        tensorboard --logdir {result.tensorboard_dir}\n"
           f"  translations (PNG): {result.translations_png}\n"
-          f"  pushed model:       {result.pushed_model}\n"
-          f"  serve it with TF Serving: --model_name={args.model_name} "
-          f"--model_base_path={serving_base_dir}")
+          f"  evaluation:         {result.evaluation}\n{pushed}")
     return 0
 
 

@@ -79,6 +79,10 @@ def add_common_flags(parser: argparse.ArgumentParser, default_data: str | None) 
         help="a Beam pipeline option for the data steps, passed through untouched, e.g. "
              "--beam-arg=--direct_running_mode=multi_processing "
              "--beam-arg=--direct_num_workers=2; repeatable")
+    parser.add_argument(
+        "--inception-weights", default=None, metavar="PATH",
+        help="InceptionV3 notop weights (.h5) for the Evaluator's FID; default: the Keras "
+             "cache (~/.keras/models/). Without them FID is skipped and the run says so")
     parser.add_argument("--pipeline-name", default="cyclegan",
                         help="TFX pipeline name (default: cyclegan)")
     parser.add_argument("--model-name", default="cyclegan",

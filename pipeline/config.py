@@ -59,6 +59,12 @@ class Config:
     precision: str = "float32"
     jit_compile: bool = False  # XLA for the loss and gradient computation
 
+    # Blessing: the Evaluator lets a model be pushed only if every metric is finite and these
+    # hold (images in [-1, 1]), and it is not worse than the last blessed model by the margin.
+    bless_max_cycle_l1: float = 1.0
+    bless_min_output_spread: float = 0.01
+    bless_baseline_margin: float = 0.1
+
     # Observability.
     summary_every_steps: int = 100  # loss and learning-rate scalars
     image_summary_every_steps: int = 1000  # translations of fixed test images

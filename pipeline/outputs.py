@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from components.cyclegan import samples
+from components.evaluator.executor import METRICS_FILE
 from components.image_example_gen.executor import REPORT_FILE
 
 
@@ -16,7 +17,9 @@ class RunOutputs(NamedTuple):
     ingest_report: str
     tensorboard_dir: str
     translations_png: str
-    pushed_model: str
+    evaluation: str
+    pushed_model: Optional[str]  # None when the model was not blessed
+    failed_checks: str  # why it was not blessed
 
 
 def latest_outputs(metadata_path: str, pipeline_name: str) -> RunOutputs:
@@ -32,10 +35,14 @@ def latest_outputs(metadata_path: str, pipeline_name: str) -> RunOutputs:
         if kind == "Examples" and "ingest_report" in artifact.custom_properties:
             kind = "RawExamples"
         latest[kind] = artifact
-    pushed = latest["PushedModel"].custom_properties["pushed_destination"].string_value
+    pushed = latest["PushedModel"].custom_properties
+    blessing = latest["ModelBlessing"].custom_properties
     return RunOutputs(
         ingest_report=os.path.join(latest["RawExamples"].uri, REPORT_FILE),
         tensorboard_dir=os.path.join(latest["ModelRun"].uri, "logs"),
         translations_png=os.path.join(latest["ModelRun"].uri, samples.GRID_FILE),
-        pushed_model=pushed,
+        evaluation=os.path.join(latest["ModelEvaluation"].uri, METRICS_FILE),
+        pushed_model=(pushed["pushed_destination"].string_value
+                      if pushed["pushed"].int_value else None),
+        failed_checks=blessing["failed_checks"].string_value,
     )

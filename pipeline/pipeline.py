@@ -1,6 +1,7 @@
 """create_pipeline(): the one pipeline definition that every runner compiles.
 
-  ExampleGen (folder or synthetic) -> Preprocess (Beam) -> Trainer (run_fn) -> Pusher
+  ExampleGen (folder, TFDS or synthetic) -> Preprocess (Beam) -> Trainer (run_fn)
+    -> Evaluator (against the last blessed model) -> Pusher (blessed models only)
 """
 
 from __future__ import annotations
@@ -8,10 +9,13 @@ from __future__ import annotations
 from typing import List, Optional
 
 from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
 
 from components import data_contract
+from components.evaluator.component import Evaluator
 from components.image_example_gen import component as example_gen_component
 from components.preprocess.component import Preprocess
+from components.pusher import executor as pusher_executor
 from components.trainer import run_fn
 from pipeline.config import Config
 
@@ -28,6 +32,7 @@ def create_pipeline(
     config: Config,
     serving_base_dir: str,
     tfds_data_dir: Optional[str] = None,
+    inception_weights: Optional[str] = None,
     metadata_connection_config=None,
     beam_pipeline_args: Optional[List[str]] = None,
     trainer_platform_config=None,
@@ -40,6 +45,7 @@ def create_pipeline(
       None); or a folder (local or bucket path) holding trainA/ trainB/ testA/ testB/.
     serving_base_dir: the Pusher writes <serving_base_dir>/<numeric version>/, the layout
       TF Serving polls (point --model_base_path at serving_base_dir).
+    inception_weights: InceptionV3 weights (.h5) for FID; FID is skipped without them.
     trainer_platform_config: e.g. a KFP ResourceSpec asking for GPUs.
     """
     if data == SYNTHETIC:
@@ -64,15 +70,29 @@ def create_pipeline(
     if trainer_platform_config is not None:
         trainer.with_platform_config(trainer_platform_config)
 
+    # The last blessed model, if any: the Evaluator's baseline.
+    baseline = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+
+    evaluator = Evaluator(model=trainer.outputs["model"],
+                          examples=preprocess.outputs["preprocessed"], config=config,
+                          baseline_model=baseline.outputs["model"],
+                          inception_weights=inception_weights)
+
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_base_dir)))
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_base_dir)),
+        custom_executor_spec=executor_spec.ExecutorClassSpec(pusher_executor.Executor))
 
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
-        components=[example_gen, preprocess, trainer, pusher],
+        components=[example_gen, preprocess, trainer, baseline, evaluator, pusher],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args or [],

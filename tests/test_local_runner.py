@@ -31,7 +31,7 @@ def _assert_serves_both_directions(pushed_model):
     loaded = tf.saved_model.load(pushed_model)
     jpeg = encode(random_pixels(50, 70), "JPEG")
     for signature in ("serving_default", "translate_a_to_b", "translate_b_to_a"):
-        png = loaded.signatures[signature](images=tf.constant([jpeg]))["images"].numpy()[0]
+        png = loaded.signatures[signature](image_bytes=tf.constant([jpeg]))["png_bytes"].numpy()[0]
         image = Image.open(io.BytesIO(png))
         assert (image.format, image.size, image.mode) == ("PNG", (32, 32), "RGB")
 
@@ -46,8 +46,22 @@ def test_synthetic_pipeline_end_to_end(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert result.pushed_model in printed and result.translations_png in printed
 
+    evaluation = json.load(open(result.evaluation))
+    assert evaluation["blessed"] and evaluation["baseline_metrics"] is None
+    assert "ground_truth_l1_ab" in evaluation["metrics"]  # synthetic test images pair up
+    assert any("FID skipped" in note for note in evaluation["notes"])
+
     # A re-run on the same inputs reuses every step from the cache: nothing new is pushed.
     assert _run(tmp_path).pushed_model == result.pushed_model
+    assert len(os.listdir(os.path.dirname(result.pushed_model))) == 1
+
+    # A model that fails a check is evaluated against the blessed one and not pushed.
+    capsys.readouterr()
+    strict = _run(tmp_path, "--set=bless_max_cycle_l1=0.001")
+    assert strict.pushed_model is None and "cycle_l1_aba" in strict.failed_checks
+    assert "NOT PUSHED" in capsys.readouterr().out
+    evaluation = json.load(open(strict.evaluation))
+    assert not evaluation["blessed"] and evaluation["baseline_metrics"] is not None
     assert len(os.listdir(os.path.dirname(result.pushed_model))) == 1
 
 

@@ -1,14 +1,21 @@
 """Exports both generators as one SavedModel that TF Serving loads as it is.
 
-Signatures (input key and output key "images"):
-  serving_default, translate_a_to_b: string [batch] of encoded images (JPEG/PNG, any size,
-                                     grey or RGBA too) -> string [batch] of PNG bytes, A -> B
-  translate_b_to_a:                  the same, B -> A
-Inputs go through image_ops.preprocess, the code Beam ran on the test splits.
+Signatures, per direction (A -> B is also `serving_default`):
+  translate_a_to_b, translate_b_to_a
+      image_bytes: string [batch], encoded images (JPEG/PNG/GIF/BMP, any size, grey or RGBA
+                   too) -> png_bytes: string [batch], PNG translations at image_size.
+      Inputs go through image_ops.preprocess, the code Beam ran on the test splits. Keys end
+      in "_bytes" so TF Serving's REST API base64-encodes them ({"b64": ...}).
+  translate_a_to_b_float, translate_b_to_a_float
+      images: float32 [batch, image_size, image_size, 3] in [-1, 1] -> images: the same.
+      For callers that preprocess themselves (and for the Evaluator).
+Bytes that are not an image fail the request with InvalidArgument; the model keeps serving.
+assets.extra/ holds serving_info.json (these conventions) and the training config.
 """
 
 from __future__ import annotations
 
+import json
 import os
 
 import tensorflow as tf
@@ -16,9 +23,12 @@ import tensorflow as tf
 from components import image_ops
 from pipeline.config import Config
 
-INPUT_KEY = OUTPUT_KEY = "images"
-SIGNATURE_A_TO_B = "translate_a_to_b"
-SIGNATURE_B_TO_A = "translate_b_to_a"
+BYTES_INPUT, BYTES_OUTPUT = "image_bytes", "png_bytes"
+FLOAT_KEY = "images"
+SIGNATURES = {"a_to_b": "translate_a_to_b", "b_to_a": "translate_b_to_a"}
+FLOAT_SUFFIX = "_float"
+CONFIG_ASSET = "assets.extra/cyclegan_config.json"  # TF Serving ignores assets.extra
+INFO_ASSET = "assets.extra/serving_info.json"
 
 
 class _Translator(tf.Module):
@@ -34,27 +44,47 @@ class _Translator(tf.Module):
         pixels = tf.map_fn(lambda one: image_ops.preprocess(one, size, method), encoded,
                            fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8))
         translated = generator(image_ops.to_unit_range(pixels), training=False)
-        return {OUTPUT_KEY: tf.map_fn(image_ops.encode_png, translated,
-                                      fn_output_signature=tf.string)}
+        return {BYTES_OUTPUT: tf.map_fn(image_ops.encode_png, translated,
+                                        fn_output_signature=tf.string)}
 
 
-CONFIG_ASSET = "assets.extra/cyclegan_config.json"  # TF Serving ignores assets.extra
+def serving_info(config: Config) -> dict:
+    return {
+        "image_size": config.crop_size,
+        "resize": f"shorter side to image_size ({config.resize_method}), centre crop",
+        "directions": {"a_to_b": "domain A -> domain B", "b_to_a": "domain B -> domain A"},
+        "signatures": {
+            name: {"input": f"{BYTES_INPUT}: string [batch] of encoded images",
+                   "output": f"{BYTES_OUTPUT}: string [batch] of PNG images"}
+            for name in SIGNATURES.values()} | {
+            name + FLOAT_SUFFIX: {"input": f"{FLOAT_KEY}: float32 [batch, size, size, 3] in "
+                                           "[-1, 1]", "output": f"{FLOAT_KEY}: the same"}
+            for name in SIGNATURES.values()},
+        "serving_default": SIGNATURES["a_to_b"],
+    }
 
 
 def export_generators(g_ab, g_ba, config: Config, export_dir: str) -> str:
-    """Writes the SavedModel, with the training config beside it, to export_dir."""
+    """Writes the SavedModel, with its conventions and training config beside it."""
     module = _Translator(g_ab, g_ba, config)
-    spec = tf.TensorSpec([None], tf.string, name=INPUT_KEY)
-    a_to_b = tf.function(lambda images: module.translate_bytes(module.g_ab, images),
-                         input_signature=[spec])
-    b_to_a = tf.function(lambda images: module.translate_bytes(module.g_ba, images),
-                         input_signature=[spec])
-    tf.saved_model.save(module, export_dir, signatures={
-        "serving_default": a_to_b,
-        SIGNATURE_A_TO_B: a_to_b,
-        SIGNATURE_B_TO_A: b_to_a,
-    })
-    tf.io.gfile.makedirs(os.path.dirname(os.path.join(export_dir, CONFIG_ASSET)))
-    with tf.io.gfile.GFile(os.path.join(export_dir, CONFIG_ASSET), "w") as file:
-        file.write(config.to_json())
+    size = config.crop_size
+    bytes_spec = tf.TensorSpec([None], tf.string, name=BYTES_INPUT)
+    float_spec = tf.TensorSpec([None, size, size, 3], tf.float32, name=FLOAT_KEY)
+    signatures = {}
+    for direction, generator in (("a_to_b", module.g_ab), ("b_to_a", module.g_ba)):
+        name = SIGNATURES[direction]
+        signatures[name] = tf.function(
+            lambda image_bytes, generator=generator: module.translate_bytes(generator,
+                                                                           image_bytes),
+            input_signature=[bytes_spec])
+        signatures[name + FLOAT_SUFFIX] = tf.function(
+            lambda images, generator=generator: {FLOAT_KEY: generator(images, training=False)},
+            input_signature=[float_spec])
+    signatures["serving_default"] = signatures[SIGNATURES["a_to_b"]]
+    tf.saved_model.save(module, export_dir, signatures=signatures)
+    for asset, text in ((CONFIG_ASSET, config.to_json()),
+                        (INFO_ASSET, json.dumps(serving_info(config), indent=2))):
+        tf.io.gfile.makedirs(os.path.dirname(os.path.join(export_dir, asset)))
+        with tf.io.gfile.GFile(os.path.join(export_dir, asset), "w") as file:
+            file.write(text)
     return export_dir

@@ -1,0 +1,137 @@
+"""Evaluation metrics for a pair of generators, and the blessing decision. Plain TensorFlow.
+
+Metrics (lower is better unless said otherwise), images in [-1, 1]:
+  cycle_l1_aba / cycle_l1_bab       mean |A - F(G(A))|, mean |B - G(F(B))|
+  identity_l1_a / identity_l1_b     mean |A - F(A)|, mean |B - G(B)|
+  ground_truth_l1_ab / _ba          mean |G(A_i) - B_i| and |F(B_i) - A_i| where test images
+                                    pair up by name (the synthetic set): the known answer
+  output_spread_ab / _ba            (higher is better) the per-pixel standard deviation of the
+                                    translations across images: near 0 means collapse
+  fid_ab / fid_ba                   Frechet distance between InceptionV3 pool features of
+                                    translations and of real target-domain images
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+LOWER_IS_BETTER = ("cycle_l1_aba", "cycle_l1_bab", "identity_l1_a", "identity_l1_b",
+                   "ground_truth_l1_ab", "ground_truth_l1_ba", "fid_ab", "fid_ba")
+INCEPTION_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+DEFAULT_INCEPTION_WEIGHTS = os.path.join(os.path.expanduser("~"), ".keras", "models",
+                                         INCEPTION_WEIGHTS_FILE)
+
+Translate = Callable[[tf.Tensor], tf.Tensor]
+
+
+def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
+    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^1/2), from samples (rows)."""
+    mu_a, mu_b = features_a.mean(0), features_b.mean(0)
+    sigma_a = np.atleast_2d(np.cov(features_a, rowvar=False))
+    sigma_b = np.atleast_2d(np.cov(features_b, rowvar=False))
+    # Tr((S_a S_b)^1/2) = sum of sqrt of the eigenvalues of S_a^1/2 S_b S_a^1/2 (symmetric).
+    values, vectors = np.linalg.eigh(sigma_a)
+    root_a = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+    middle = np.linalg.eigvalsh(root_a @ sigma_b @ root_a)
+    trace_sqrt = np.sqrt(np.clip(middle, 0, None)).sum()
+    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(sigma_a) + np.trace(sigma_b)
+                 - 2.0 * trace_sqrt)
+
+
+def inception_features(weights_path: Optional[str]) -> Tuple[Optional[Callable], str]:
+    """(images in [-1, 1] -> 2048-d pool features, None when unavailable; a note saying
+    which weights were used or why FID is skipped)."""
+    import tf_keras as keras
+
+    path = weights_path or DEFAULT_INCEPTION_WEIGHTS
+    if not tf.io.gfile.exists(path):
+        return None, (f"FID skipped: no InceptionV3 weights at {path} (pass "
+                      f"--inception-weights PATH to {INCEPTION_WEIGHTS_FILE}, or place it in "
+                      f"the Keras cache)")
+    model = keras.applications.InceptionV3(include_top=False, weights=None, pooling="avg",
+                                           input_shape=(299, 299, 3))
+    model.load_weights(path)
+
+    def features(images: tf.Tensor) -> tf.Tensor:
+        # InceptionV3 takes [-1, 1] inputs, as our images are; only the size changes.
+        return model(tf.image.resize(images, [299, 299], "bilinear"), training=False)
+
+    return features, f"FID from InceptionV3 weights {path}"
+
+
+def _pairs(sources_a: Sequence[str], sources_b: Sequence[str]) -> List[Tuple[int, int]]:
+    """Index pairs of test images that share a name across domains (testA/x <-> testB/x)."""
+    def key(source: str) -> str:
+        return source.replace("testA", "test").replace("testB", "test")
+
+    index_b = {key(s): i for i, s in enumerate(sources_b)}
+    return [(i, index_b[key(s)]) for i, s in enumerate(sources_a) if key(s) in index_b]
+
+
+def evaluate(translate_ab: Translate, translate_ba: Translate, images_a: tf.Tensor,
+             images_b: tf.Tensor, sources_a: Sequence[str], sources_b: Sequence[str],
+             features: Optional[Callable] = None, batch_size: int = 8) -> Dict[str, float]:
+    """Every metric above, from test images of both domains (float [-1, 1])."""
+    def run(translate, images):
+        return tf.concat([translate(images[i:i + batch_size])
+                          for i in range(0, int(images.shape[0]), batch_size)], 0)
+
+    fake_b, fake_a = run(translate_ab, images_a), run(translate_ba, images_b)
+    metrics = {
+        "cycle_l1_aba": float(tf.reduce_mean(tf.abs(images_a - run(translate_ba, fake_b)))),
+        "cycle_l1_bab": float(tf.reduce_mean(tf.abs(images_b - run(translate_ab, fake_a)))),
+        "identity_l1_a": float(tf.reduce_mean(tf.abs(images_a - run(translate_ba, images_a)))),
+        "identity_l1_b": float(tf.reduce_mean(tf.abs(images_b - run(translate_ab, images_b)))),
+        "output_spread_ab": float(tf.reduce_mean(tf.math.reduce_std(fake_b, axis=0))),
+        "output_spread_ba": float(tf.reduce_mean(tf.math.reduce_std(fake_a, axis=0))),
+    }
+    pairs = _pairs(sources_a, sources_b)
+    if pairs:
+        index_a, index_b = (list(i) for i in zip(*pairs))
+        metrics["ground_truth_l1_ab"] = float(tf.reduce_mean(tf.abs(
+            tf.gather(fake_b, index_a) - tf.gather(images_b, index_b))))
+        metrics["ground_truth_l1_ba"] = float(tf.reduce_mean(tf.abs(
+            tf.gather(fake_a, index_b) - tf.gather(images_a, index_a))))
+    if features is not None:
+        def pool(images):
+            return run(features, images).numpy().astype(np.float64)
+
+        metrics["fid_ab"] = frechet_distance(pool(fake_b), pool(images_b))
+        metrics["fid_ba"] = frechet_distance(pool(fake_a), pool(images_a))
+    return metrics
+
+
+def blessing_failures(metrics: Dict[str, float], max_cycle_l1: float, min_output_spread: float,
+                      baseline: Optional[Dict[str, float]] = None,
+                      baseline_margin: float = 0.1) -> List[str]:
+    """Why a model must not be served; empty when it may be."""
+    failures = [f"{name} is {value}, not finite" for name, value in sorted(metrics.items())
+                if not math.isfinite(value)]
+    for name in ("output_spread_ab", "output_spread_ba"):
+        if metrics[name] < min_output_spread:
+            failures.append(f"{name} {metrics[name]:.4f} < {min_output_spread}: the outputs "
+                            f"barely vary across images (collapse)")
+    for name in ("cycle_l1_aba", "cycle_l1_bab"):
+        if metrics[name] > max_cycle_l1:
+            failures.append(f"{name} {metrics[name]:.4f} > threshold {max_cycle_l1}")
+    for name in LOWER_IS_BETTER:
+        if baseline and name in metrics and name in baseline:
+            limit = baseline[name] * (1.0 + baseline_margin)
+            if metrics[name] > limit:
+                failures.append(f"{name} {metrics[name]:.4f} is worse than the blessed "
+                                f"baseline's {baseline[name]:.4f} by more than "
+                                f"{baseline_margin:.0%}")
+    return failures
+
+
+def format_table(metrics: Dict[str, float], baseline: Optional[Dict[str, float]]) -> str:
+    lines = [f"  {'metric':<22}{'model':>10}{'baseline':>10}"]
+    for name, value in sorted(metrics.items()):
+        base = f"{baseline[name]:>10.4f}" if baseline and name in baseline else f"{'-':>10}"
+        lines.append(f"  {name:<22}{value:>10.4f}{base}")
+    return "\n".join(lines)

@@ -1,0 +1,49 @@
+"""Evaluator: metrics of both generators on the test splits -> an evaluation and a blessing.
+
+A custom component rather than TFX's (TFMA) Evaluator: image-to-image metrics (cycle and
+identity L1, a ground truth where one exists, collapse, FID) are not TFMA's slice metrics.
+The blessing follows TFX's conventions (`blessed`, `current_model_id`), so TFX's Pusher and
+LatestBlessedModelStrategy work with it.
+"""
+
+from __future__ import annotations
+
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import channel, component_spec, standard_artifacts
+
+from components.evaluator import executor
+
+
+class EvaluatorSpec(component_spec.ComponentSpec):
+    PARAMETERS = {
+        "max_cycle_l1": component_spec.ExecutionParameter(type=float),
+        "min_output_spread": component_spec.ExecutionParameter(type=float),
+        "baseline_margin": component_spec.ExecutionParameter(type=float),
+        "inception_weights": component_spec.ExecutionParameter(type=str, optional=True),
+    }
+    INPUTS = {
+        "model": component_spec.ChannelParameter(type=standard_artifacts.Model),
+        "examples": component_spec.ChannelParameter(type=standard_artifacts.Examples),
+        "baseline_model": component_spec.ChannelParameter(type=standard_artifacts.Model,
+                                                          optional=True),
+    }
+    OUTPUTS = {
+        "evaluation": component_spec.ChannelParameter(type=standard_artifacts.ModelEvaluation),
+        "blessing": component_spec.ChannelParameter(type=standard_artifacts.ModelBlessing),
+    }
+
+
+class Evaluator(base_component.BaseComponent):
+    SPEC_CLASS = EvaluatorSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+    def __init__(self, model, examples, config, baseline_model=None,
+                 inception_weights: str | None = None):
+        super().__init__(spec=EvaluatorSpec(
+            model=model, examples=examples, baseline_model=baseline_model,
+            max_cycle_l1=config.bless_max_cycle_l1,
+            min_output_spread=config.bless_min_output_spread,
+            baseline_margin=config.bless_baseline_margin,
+            inception_weights=inception_weights,
+            evaluation=channel.Channel(type=standard_artifacts.ModelEvaluation),
+            blessing=channel.Channel(type=standard_artifacts.ModelBlessing)))

@@ -1,0 +1,93 @@
+"""Evaluator executor: loads the exported SavedModel (its float signatures: what is served),
+computes metrics on the preprocessed test splits, compares with the baseline, blesses."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any, Dict, List, Optional
+
+import tensorflow as tf
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+from tfx.utils import io_utils, path_utils
+
+from components import data_contract, image_ops
+from components.cyclegan import export, metrics
+
+logger = logging.getLogger("cyclegan")
+
+METRICS_FILE = "metrics.json"
+BLESSED, NOT_BLESSED = "BLESSED", "NOT_BLESSED"  # marker files, as TFX's validators write
+
+
+def _test_split(examples_uri: str, split: str, size: int):
+    files = tf.io.gfile.glob(os.path.join(data_contract.split_dir(examples_uri, split), "*"))
+    images, sources = [], []
+    for serialized in tf.data.TFRecordDataset(sorted(files)):
+        image, source = data_contract.parse_pixel_example(serialized, size)
+        images.append(image_ops.to_unit_range(image))
+        sources.append(source.numpy().decode())
+    return tf.stack(images), sources
+
+
+def model_metrics(model_dir: str, examples_uri: str, features) -> Dict[str, float]:
+    loaded = tf.saved_model.load(model_dir)
+    size = json.loads(tf.io.gfile.GFile(os.path.join(model_dir, export.INFO_ASSET)).read())[
+        "image_size"]
+    images_a, sources_a = _test_split(examples_uri, data_contract.TEST_A, size)
+    images_b, sources_b = _test_split(examples_uri, data_contract.TEST_B, size)
+
+    def signature(direction):
+        function = loaded.signatures[export.SIGNATURES[direction] + export.FLOAT_SUFFIX]
+        return lambda images: function(images=images)[export.FLOAT_KEY]
+
+    return metrics.evaluate(signature("a_to_b"), signature("b_to_a"), images_a, images_b,
+                            sources_a, sources_b, features)
+
+
+class Executor(base_executor.BaseExecutor):
+
+    def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
+           exec_properties: Dict[str, Any]) -> None:
+        self._log_startup(input_dict, output_dict, exec_properties)
+        model = artifact_utils.get_single_instance(input_dict["model"])
+        examples = artifact_utils.get_single_instance(input_dict["examples"])
+        baseline_artifact: Optional[Any] = (input_dict.get("baseline_model") or [None])[0]
+        evaluation = artifact_utils.get_single_instance(output_dict["evaluation"])
+        blessing = artifact_utils.get_single_instance(output_dict["blessing"])
+
+        features, note = metrics.inception_features(exec_properties.get("inception_weights"))
+        logger.info("%s", note)
+        current = model_metrics(path_utils.serving_model_path(model.uri), examples.uri,
+                                features)
+        baseline = None
+        if baseline_artifact is not None and baseline_artifact.id != model.id:
+            baseline = model_metrics(path_utils.serving_model_path(baseline_artifact.uri),
+                                     examples.uri, features)
+        failures = metrics.blessing_failures(
+            current, exec_properties["max_cycle_l1"], exec_properties["min_output_spread"],
+            baseline, exec_properties["baseline_margin"])
+
+        report = {"metrics": current, "baseline_metrics": baseline,
+                  "baseline_model": baseline_artifact.uri if baseline else None,
+                  "notes": [note], "failed_checks": failures, "blessed": not failures}
+        io_utils.write_string_file(os.path.join(evaluation.uri, METRICS_FILE),
+                                   json.dumps(report, indent=2))
+        evaluation.set_json_value_custom_property("metrics", current)
+        blessing.set_int_custom_property("blessed", int(not failures))
+        blessing.set_int_custom_property("current_model_id", model.id)
+        blessing.set_string_custom_property("current_model", model.uri)
+        blessing.set_string_custom_property("failed_checks", "; ".join(failures))
+        if baseline:
+            blessing.set_int_custom_property("baseline_model_id", baseline_artifact.id)
+        io_utils.write_string_file(
+            os.path.join(blessing.uri, NOT_BLESSED if failures else BLESSED), "")
+        logger.info("Evaluation on the test splits (%s):\n%s",
+                    os.path.join(evaluation.uri, METRICS_FILE),
+                    metrics.format_table(current, baseline))
+        if failures:
+            logger.warning("Model NOT blessed, it will not be pushed: %s", "; ".join(failures))
+        else:
+            logger.info("Model blessed.")
