@@ -21,4 +21,5 @@ RUN pip install --no-cache-dir uv \
 COPY setup.py local_runner.py kubeflow_runner.py ./
 COPY pipeline/ pipeline/
 COPY components/ components/
+COPY client/ client/
 RUN uv pip install --system --no-cache --compile-bytecode --no-deps .

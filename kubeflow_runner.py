@@ -1,25 +1,34 @@
-"""Compiles the CycleGAN pipeline for Kubeflow Pipelines (KFP v2 / Vertex AI Pipelines).
+"""Compiles the CycleGAN pipeline for Kubeflow Pipelines (KFP v2) and Vertex AI Pipelines,
+and with --endpoint also uploads it and starts a run.
 
     python kubeflow_runner.py --image REGISTRY/cyclegan-tfx:TAG \\
         --pipeline-root gs://BUCKET/cyclegan --data gs://BUCKET/horse2zebra \\
-        --gpu-type NVIDIA_TESLA_T4 --gpu-count 1
+        --gpu-type nvidia.com/gpu --gpu-count 1 --cpu Preprocess=4 --memory Trainer=32G
 
-Writes a pipeline spec (JSON) to upload to KFP or Vertex. User code is referenced by dotted
-path and runs from the image (see Dockerfile); nothing is uploaded at compile time.
+Writes <output>.json (a PipelineJob, what Vertex AI takes) and <output>.yaml (the pipeline
+spec, what KFP takes). User code is referenced by dotted path and runs from the image (see
+Dockerfile); nothing is uploaded at compile time.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import sys
+from typing import Dict, List
 
 from pipeline import cli
+
+EXAMPLE_GEN_ALIAS = "ExampleGen"
+COMPONENT_IDS = ("Preprocess", "Trainer", "Evaluator", "Pusher")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Compile the CycleGAN TFX pipeline into a Kubeflow Pipelines v2 spec.",
+        description="Compile the CycleGAN TFX pipeline for Kubeflow Pipelines v2 / Vertex AI "
+                    "Pipelines; with --endpoint, also upload it and start a run.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     cli.add_common_flags(parser, default_data="synthetic")
     parser.add_argument("--image", required=True,
@@ -31,29 +40,141 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="TF Serving base path; the Pusher writes <serving-dir>/<version>/ "
                              "(default: <pipeline-root>/serving/<model name>)")
     parser.add_argument("--gpu-type", default=None,
-                        help="accelerator type for the Trainer, e.g. NVIDIA_TESLA_T4 or "
-                             "nvidia.com/gpu (as your cluster names it); none by default")
+                        help="accelerator for the Trainer, as your cluster names it, e.g. "
+                             "nvidia.com/gpu (KFP) or NVIDIA_TESLA_T4 (Vertex); none by default")
     parser.add_argument("--gpu-count", type=int, default=1,
-                        help="accelerators for the Trainer (with --gpu-type)")
+                        help="accelerators per Trainer replica (with --gpu-type)")
+    parser.add_argument("--cpu", action="append", default=[], metavar="COMPONENT=CPUS",
+                        help="CPU request (and limit) for a component, e.g. Preprocess=4; "
+                             f"components: {EXAMPLE_GEN_ALIAS}, {', '.join(COMPONENT_IDS)}; "
+                             "repeatable")
+    parser.add_argument("--memory", action="append", default=[], metavar="COMPONENT=SIZE",
+                        help="memory request (and limit) for a component, e.g. Trainer=32G; "
+                             "repeatable")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="Trainer replicas; more than 1 runs the Trainer as a Vertex AI "
+                             "training job (needs --vertex-project, --vertex-region) and "
+                             "trains with MultiWorkerMirroredStrategy")
+    parser.add_argument("--vertex-project", default=None, help="GCP project for --workers > 1")
+    parser.add_argument("--vertex-region", default=None, help="GCP region for --workers > 1")
+    parser.add_argument("--machine-type", default="n1-standard-8",
+                        help="machine type of each Vertex training replica")
     parser.add_argument("--output-file", default="cyclegan.pipeline.json",
-                        help="where to write the compiled pipeline spec")
+                        help="where to write the PipelineJob JSON; the KFP spec goes beside it "
+                             "with a .yaml suffix")
+    parser.add_argument("--endpoint", default=None,
+                        help="KFP API endpoint, e.g. http://localhost:8080 after "
+                             "`kubectl port-forward -n kubeflow svc/ml-pipeline-ui 8080:80`; "
+                             "without it the pipeline is only compiled")
+    parser.add_argument("--namespace", default=None, help="KFP namespace (multi-user mode)")
+    parser.add_argument("--experiment", default="cyclegan", help="KFP experiment for the run")
+    parser.add_argument("--run-name", default=None, help="name of the KFP run")
     return parser.parse_args(argv)
 
 
-def trainer_resources(gpu_type: str | None, gpu_count: int):
-    """A KFP ResourceSpec asking for the Trainer's accelerators, or None for CPU only."""
+_MEMORY_UNITS_GB = {"": 1e-9, "K": 1e-6, "M": 1e-3, "G": 1.0, "T": 1e3,
+                    "Ki": 2 ** 10 / 1e9, "Mi": 2 ** 20 / 1e9, "Gi": 2 ** 30 / 1e9,
+                    "Ti": 2 ** 40 / 1e9}
+
+
+def _memory_gb(text: str) -> float:
+    """'16G' -> 16.0, '512Mi' -> 0.537: Kubernetes quantities, in GB as ResourceSpec wants."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]i?)?", text.strip())
+    if not match:
+        raise SystemExit(f"error: memory size {text!r}: use e.g. 512M, 16G, 16Gi")
+    return float(match.group(1)) * _MEMORY_UNITS_GB[match.group(2) or ""]
+
+
+def _assignments(values: List[str], flag: str, known: List[str]) -> Dict[str, str]:
+    result = {}
+    for value in values:
+        component, sep, amount = value.partition("=")
+        if not sep or not amount:
+            raise SystemExit(f"error: {flag} takes COMPONENT=VALUE, got {value!r}")
+        if component not in known:
+            raise SystemExit(f"error: {flag}: unknown component {component!r}; choose from "
+                             f"{', '.join(known)}")
+        result[component] = amount
+    return result
+
+
+def resource_specs(args: argparse.Namespace, example_gen_id: str):
+    """KFP ResourceSpecs per component id, from --cpu, --memory and the Trainer's GPUs."""
     from kfp.pipeline_spec import pipeline_spec_pb2
 
-    if not gpu_type:
+    known = [EXAMPLE_GEN_ALIAS, *COMPONENT_IDS]
+    cpus = _assignments(args.cpu, "--cpu", known)
+    memories = _assignments(args.memory, "--memory", known)
+    if args.gpu_type and args.gpu_count < 1:
+        raise SystemExit(f"error: --gpu-count must be >= 1 with --gpu-type, got {args.gpu_count}")
+    specs = {}
+    for component in known:
+        spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec()
+        if component in cpus:
+            spec.cpu_limit = spec.cpu_request = float(cpus[component])
+            spec.resource_cpu_limit = spec.resource_cpu_request = cpus[component]
+        if component in memories:
+            spec.memory_limit = spec.memory_request = _memory_gb(memories[component])
+            spec.resource_memory_limit = spec.resource_memory_request = memories[component]
+        if component == "Trainer" and args.gpu_type and args.workers == 1:
+            spec.accelerator.type = spec.accelerator.resource_type = args.gpu_type
+            spec.accelerator.count = args.gpu_count
+            spec.accelerator.resource_count = str(args.gpu_count)
+        if spec.ByteSize():
+            specs[example_gen_id if component == EXAMPLE_GEN_ALIAS else component] = spec
+    return specs
+
+
+def vertex_training(args: argparse.Namespace):
+    """Worker pool specs for a multi-worker Vertex training job, or None for one replica."""
+    if args.workers < 2:
         return None
-    if gpu_count < 1:
-        raise SystemExit(f"error: --gpu-count must be >= 1 with --gpu-type, got {gpu_count}")
-    resources = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec()
-    resources.accelerator.type = gpu_type
-    resources.accelerator.count = gpu_count
-    resources.accelerator.resource_type = gpu_type
-    resources.accelerator.resource_count = str(gpu_count)
-    return resources
+    if not (args.vertex_project and args.vertex_region):
+        raise SystemExit("error: --workers > 1 needs --vertex-project and --vertex-region")
+    machine = {"machine_type": args.machine_type}
+    if args.gpu_type:
+        machine.update(accelerator_type=args.gpu_type, accelerator_count=args.gpu_count)
+    pool = {"machine_spec": machine, "container_spec": {"image_uri": args.image}}
+    return {"project": args.vertex_project, "region": args.vertex_region,
+            "worker_pool_specs": [dict(pool, replica_count=1),  # the chief
+                                  dict(pool, replica_count=args.workers - 1)]}
+
+
+def runtime_defaults(pipeline) -> Dict[str, object]:
+    """Each RuntimeParameter of the pipeline's components, with its default value."""
+    from tfx.orchestration import data_types
+
+    return {value.name: value.default for component in pipeline.components
+            for value in component.exec_properties.values()
+            if isinstance(value, data_types.RuntimeParameter)}
+
+
+def write_specs(job_path: str, resources, defaults: Dict[str, object]) -> str:
+    """Completes TFX's PipelineJob and writes the bare pipeline spec KFP's client takes.
+
+    TFX 1.21's compiler drops the platform config of a FileBasedExampleGen (its container is
+    built by a separate path), and it writes runtime parameters without their defaults; both
+    are filled in here, so a run started without arguments uses the compiled values.
+    """
+    import yaml
+    from google.protobuf import json_format
+
+    with open(job_path) as file:
+        job = json.load(file)
+    executors = job["pipelineSpec"]["deploymentSpec"]["executors"]
+    for component, spec in resources.items():
+        container = executors[f"{component}_executor"]["container"]
+        container.setdefault("resources", json_format.MessageToDict(spec))
+    parameters = job["pipelineSpec"]["root"].get("inputDefinitions", {}).get("parameters", {})
+    for name, default in defaults.items():
+        parameters[name]["defaultValue"] = default
+    job["runtimeConfig"].setdefault("parameterValues", {}).update(defaults)
+    with open(job_path, "w") as file:
+        json.dump(job, file, indent=2, sort_keys=True)
+    spec_path = os.path.splitext(job_path)[0] + ".yaml"
+    with open(spec_path, "w") as file:
+        yaml.safe_dump(job["pipelineSpec"], file, sort_keys=False)
+    return spec_path
 
 
 def main(argv=None) -> int:
@@ -64,10 +185,14 @@ def main(argv=None) -> int:
 
     from tfx import v1 as tfx
 
-    from pipeline.pipeline import create_pipeline
+    from pipeline.pipeline import SYNTHETIC, TFDS, create_pipeline
 
+    example_gen_id = ("SyntheticImageExampleGen" if args.data == SYNTHETIC else
+                      "TfdsImageExampleGen" if args.data.startswith(TFDS) else
+                      "FolderImageExampleGen")
     serving_dir = args.serving_dir or os.path.join(args.pipeline_root, "serving",
                                                    args.model_name)
+    resources = resource_specs(args, example_gen_id)
     pipeline = create_pipeline(
         pipeline_name=args.pipeline_name,
         pipeline_root=args.pipeline_root,
@@ -77,15 +202,31 @@ def main(argv=None) -> int:
         tfds_data_dir=args.tfds_data_dir,
         inception_weights=args.inception_weights,
         beam_pipeline_args=args.beam_args,
-        trainer_platform_config=trainer_resources(args.gpu_type, args.gpu_count),
+        platform_configs=resources,
+        runtime_parameters=True,
+        vertex_training=vertex_training(args),
     )
     output_dir, output_name = os.path.split(os.path.abspath(args.output_file))
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=args.image),
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+            default_image=args.image, use_pipeline_spec_2_1=True),
         output_dir=output_dir, output_filename=output_name)
     runner.run(pipeline, write_out=True)
-    log.info("Wrote the pipeline spec to %s (image %s, preset %s, pushes to %s)",
-             os.path.join(output_dir, output_name), args.image, args.preset, serving_dir)
+    job_path = os.path.join(output_dir, output_name)
+    spec_path = write_specs(job_path, resources, runtime_defaults(pipeline))
+    log.info("Wrote %s (Vertex AI PipelineJob) and %s (KFP pipeline spec): image %s, preset "
+             "%s, pushes to %s", job_path, spec_path, args.image, args.preset, serving_dir)
+
+    if args.endpoint:
+        import kfp
+
+        client = kfp.Client(host=args.endpoint, namespace=args.namespace)
+        run = client.create_run_from_pipeline_package(
+            spec_path, arguments={}, run_name=args.run_name,
+            experiment_name=args.experiment, namespace=args.namespace,
+            pipeline_root=args.pipeline_root)
+        log.info("Started run %s in experiment %r at %s", run.run_id, args.experiment,
+                 args.endpoint)
     return 0
 
 

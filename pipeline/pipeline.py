@@ -6,10 +6,13 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
+from tfx.extensions.google_cloud_ai_platform import constants as vertex_constants
+from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_trainer
+from tfx.utils import json_utils
 
 from components import data_contract
 from components.evaluator.component import Evaluator
@@ -35,7 +38,9 @@ def create_pipeline(
     inception_weights: Optional[str] = None,
     metadata_connection_config=None,
     beam_pipeline_args: Optional[List[str]] = None,
-    trainer_platform_config=None,
+    platform_configs: Optional[Dict[str, Any]] = None,
+    runtime_parameters: bool = False,
+    vertex_training: Optional[Dict[str, Any]] = None,
     enable_cache: bool = True,
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline.
@@ -46,7 +51,12 @@ def create_pipeline(
     serving_base_dir: the Pusher writes <serving_base_dir>/<numeric version>/, the layout
       TF Serving polls (point --model_base_path at serving_base_dir).
     inception_weights: InceptionV3 weights (.h5) for FID; FID is skipped without them.
-    trainer_platform_config: e.g. a KFP ResourceSpec asking for GPUs.
+    platform_configs: per component id (ExampleGen ids as built here, "Preprocess",
+      "Trainer", "Evaluator", "Pusher"), e.g. a KFP ResourceSpec with CPU, memory, GPUs.
+    runtime_parameters: expose per-run knobs as TFX RuntimeParameters (Kubeflow): the data
+      folder ("data_root") and the training config JSON ("training_config", e.g. epochs).
+    vertex_training: {"project", "region", "worker_pool_specs"} to run the Trainer as a
+      Vertex AI training job, e.g. several workers (MultiWorkerMirroredStrategy via TF_CONFIG).
     """
     if data == SYNTHETIC:
         example_gen = example_gen_component.synthetic_example_gen(
@@ -55,20 +65,29 @@ def create_pipeline(
     elif data.startswith(TFDS):
         example_gen = example_gen_component.tfds_example_gen(data[len(TFDS):], tfds_data_dir)
     else:
-        example_gen = example_gen_component.folder_example_gen(data)
+        example_gen = example_gen_component.folder_example_gen(
+            tfx.dsl.experimental.RuntimeParameter(name="data_root", ptype=str, default=data)
+            if runtime_parameters else data)
 
     preprocess = Preprocess(examples=example_gen.outputs["examples"],
                             load_size=config.load_size, crop_size=config.crop_size,
                             resize_method=config.resize_method)
+    for data_step in (example_gen, preprocess):  # the Beam steps; the rest never see them
+        data_step.with_beam_pipeline_args(list(beam_pipeline_args or []))
 
-    trainer = tfx.components.Trainer(
+    trainer_config = run_fn.custom_config(config, pipeline_root)
+    trainer_class = tfx.components.Trainer
+    if vertex_training:
+        trainer_class = tfx.extensions.google_cloud_ai_platform.Trainer
+        trainer_config.update(vertex_trainer_config(**vertex_training))
+    trainer = trainer_class(
         run_fn=RUN_FN,
         examples=preprocess.outputs["preprocessed"],
         train_args=tfx.proto.TrainArgs(splits=list(data_contract.TRAIN_SPLITS)),
         eval_args=tfx.proto.EvalArgs(splits=list(data_contract.TEST_SPLITS)),
-        custom_config=run_fn.custom_config(config, pipeline_root))
-    if trainer_platform_config is not None:
-        trainer.with_platform_config(trainer_platform_config)
+        custom_config=tfx.dsl.experimental.RuntimeParameter(
+            name="training_config", ptype=str, default=json_utils.dumps(trainer_config))
+        if runtime_parameters else trainer_config)
 
     # The last blessed model, if any: the Evaluator's baseline.
     baseline = tfx.dsl.Resolver(
@@ -89,11 +108,30 @@ def create_pipeline(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_base_dir)),
         custom_executor_spec=executor_spec.ExecutorClassSpec(pusher_executor.Executor))
 
+    components = [example_gen, preprocess, trainer, baseline, evaluator, pusher]
+    unknown = set(platform_configs or {}) - {c.id for c in components}
+    if unknown:
+        raise ValueError(f"no components {sorted(unknown)}; the pipeline has "
+                         f"{sorted(c.id for c in components)}")
+    for component in components:
+        if component.id in (platform_configs or {}):
+            component.with_platform_config(platform_configs[component.id])
+
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
-        components=[example_gen, preprocess, trainer, baseline, evaluator, pusher],
+        components=components,
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=beam_pipeline_args or [],
     )
+
+
+def vertex_trainer_config(project: str, region: str,
+                          worker_pool_specs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """The custom_config keys TFX's Vertex Trainer reads to start a training job."""
+    return {
+        vertex_constants.ENABLE_VERTEX_KEY: True,
+        vertex_constants.VERTEX_REGION_KEY: region,
+        vertex_trainer.TRAINING_ARGS_KEY: {"project": project,
+                                           "worker_pool_specs": worker_pool_specs},
+    }

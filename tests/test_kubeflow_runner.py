@@ -1,59 +1,140 @@
-"""Compiles the pipeline for Kubeflow Pipelines v2 and checks the spec (no cluster needed)."""
+"""Compiles the pipeline for Kubeflow Pipelines v2 / Vertex AI and checks the spec.
 
+No cluster is needed: the spec is parsed with kfp's pipeline-spec proto, and the upload path
+runs against a fake kfp.Client.
+"""
+
+import importlib
 import json
 import os
 
+import kfp
 import pytest
+import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 import kubeflow_runner
 
 IMAGE = "registry.example/cyclegan-tfx:1.0"
+ROOT = "gs://bucket/pipelines"
 
 
 def _compile(tmp_path, *flags):
     output = tmp_path / "spec.json"
-    assert kubeflow_runner.main(["--image", IMAGE, "--pipeline-root", "gs://bucket/pipelines",
+    assert kubeflow_runner.main(["--image", IMAGE, "--pipeline-root", ROOT,
                                  "--output-file", str(output), *flags]) == 0
     job = json.loads(output.read_text())
-    spec = pipeline_spec_pb2.PipelineSpec()
-    json_format.ParseDict(job["pipelineSpec"], spec, ignore_unknown_fields=True)
-    return spec, output.read_text()
+    spec = json_format.ParseDict(job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    kfp_spec = json_format.ParseDict(yaml.safe_load((tmp_path / "spec.yaml").read_text()),
+                                     pipeline_spec_pb2.PipelineSpec())
+    assert kfp_spec == spec  # the KFP file is the same spec, unwrapped
+    deployment = json_format.ParseDict(json_format.MessageToDict(spec.deployment_spec),
+                                       pipeline_spec_pb2.PipelineDeploymentConfig())
+    containers = {name[:-len("_executor")]: executor.container
+                  for name, executor in deployment.executors.items()
+                  if executor.HasField("container")}  # resolvers run in the KFP backend
+    return job, spec, containers, output.read_text()
 
 
-def test_spec_names_the_image_and_the_trainer_accelerators(tmp_path):
-    spec, text = _compile(tmp_path, "--gpu-type", "NVIDIA_TESLA_T4", "--gpu-count", "2",
-                          "--beam-arg=--runner=DataflowRunner")
-    deployment = pipeline_spec_pb2.PipelineDeploymentConfig()
-    json_format.ParseDict(json_format.MessageToDict(spec.deployment_spec), deployment)
-    executors = deployment.executors
-    assert set(spec.root.dag.tasks) == {"SyntheticImageExampleGen", "Preprocess", "Trainer",
-                                        "latest_blessed_model_resolver-model-resolver",
-                                        "latest_blessed_model_resolver-model-blessing-resolver",
-                                        "Evaluator", "Pusher"}
-    assert {"Trainer_executor", "Evaluator_executor", "Pusher_executor"} <= set(executors)
-    for name, executor in executors.items():
-        if executor.HasField("container"):  # resolvers run in the KFP backend, not a container
-            assert executor.container.image == IMAGE, name
-    accelerator = executors["Trainer_executor"].container.resources.accelerator
-    assert (accelerator.type, accelerator.count) == ("NVIDIA_TESLA_T4", 2)
-    for name, executor in executors.items():
-        if name != "Trainer_executor":
-            assert not executor.container.resources.HasField("accelerator"), name
-    assert "--runner=DataflowRunner" in text
-    assert "components.trainer.run_fn.run_fn" in text  # user code by dotted path
-    for local_path in (os.getcwd(), os.path.expanduser("~") + "/"):
+@pytest.mark.parametrize("preset, data, example_gen", [
+    ("demo", "synthetic", "SyntheticImageExampleGen"),
+    ("paper", "gs://bucket/horse2zebra", "FolderImageExampleGen"),
+])
+def test_spec_runs_every_component_from_the_image(tmp_path, preset, data, example_gen):
+    job, spec, containers, text = _compile(
+        tmp_path, "--preset", preset, "--data", data, "--gpu-type", "nvidia.com/gpu",
+        "--gpu-count", "2", "--cpu", "ExampleGen=2", "--cpu", "Preprocess=4",
+        "--memory", "Trainer=32G", "--beam-arg=--runner=DataflowRunner",
+        "--beam-arg=--region=europe-west4")
+    assert set(containers) == {example_gen, "Preprocess", "Trainer", "Evaluator", "Pusher"}
+    assert all(c.image == IMAGE for c in containers.values())
+
+    trainer = containers["Trainer"].resources
+    assert (trainer.accelerator.resource_type, trainer.accelerator.resource_count) == (
+        "nvidia.com/gpu", "2")
+    assert trainer.resource_memory_request == "32G" and trainer.memory_limit == 32.0
+    assert containers["Preprocess"].resources.resource_cpu_request == "4"
+    assert containers[example_gen].resources.resource_cpu_request == "2"
+    assert not containers["Evaluator"].resources.HasField("accelerator")
+
+    for data_step in (example_gen, "Preprocess"):  # Beam args reach the data steps untouched
+        args = list(containers[data_step].args)
+        assert "--runner=DataflowRunner" in args and "--region=europe-west4" in args
+    assert "--runner=DataflowRunner" not in containers["Trainer"].args
+
+    parameters = spec.root.input_definitions.parameters
+    config = json.loads(parameters["training_config"].default_value.string_value)
+    assert config["cyclegan_config"]["epochs"] == {"demo": 10, "paper": 100}[preset]
+    assert json.loads(job["runtimeConfig"]["parameterValues"]["training_config"]) == config
+    if data != "synthetic":
+        assert parameters["data_root"].default_value.string_value == data
+    for local_path in (os.getcwd(), os.path.expanduser("~") + "/", str(tmp_path)):
         assert local_path not in text, local_path
 
 
-def test_cpu_only_spec_requests_no_accelerator(tmp_path):
-    spec, _ = _compile(tmp_path, "--data", "gs://bucket/horse2zebra")
-    executors = json_format.MessageToDict(spec.deployment_spec)["executors"]
-    assert "resources" not in executors["Trainer_executor"]["container"]
-    assert "FolderImageExampleGen" in spec.root.dag.tasks
+def test_the_image_entrypoint_can_import_every_executor(tmp_path):
+    """What the container does: import each --executor_class_path, and the run_fn."""
+    _, _, containers, text = _compile(tmp_path, "--data", "gs://bucket/h2z")
+    for name, container in containers.items():
+        args = list(container.args)
+        module, _, attribute = args[args.index("--executor_class_path") + 1].rpartition(".")
+        assert isinstance(getattr(importlib.import_module(module), attribute), type), name
+    assert "components.trainer.run_fn.run_fn" in text
+    from components.trainer.run_fn import run_fn
+    assert callable(run_fn)
 
 
-def test_gpu_count_must_be_positive(tmp_path):
-    with pytest.raises(SystemExit, match="--gpu-count must be >= 1"):
-        _compile(tmp_path, "--gpu-type", "nvidia.com/gpu", "--gpu-count", "0")
+def test_multi_worker_training_runs_as_a_vertex_job(tmp_path):
+    _, spec, containers, _ = _compile(
+        tmp_path, "--workers", "3", "--vertex-project", "proj", "--vertex-region",
+        "us-central1", "--gpu-type", "NVIDIA_TESLA_T4")
+    args = list(containers["Trainer"].args)
+    assert "google_cloud_ai_platform" in args[args.index("--executor_class_path") + 1]
+    config = json.loads(spec.root.input_definitions.parameters["training_config"]
+                        .default_value.string_value)
+    pools = config["ai_platform_training_args"]["worker_pool_specs"]
+    assert [pool["replica_count"] for pool in pools] == [1, 2]
+    assert all(pool["container_spec"]["image_uri"] == IMAGE for pool in pools)
+    assert pools[0]["machine_spec"]["accelerator_type"] == "NVIDIA_TESLA_T4"
+    assert config["ai_platform_vertex_region"] == "us-central1"
+    assert config["ai_platform_enable_vertex"] is True
+
+
+def test_endpoint_uploads_and_starts_a_run(tmp_path, monkeypatch):
+    calls = []
+
+    class FakeClient:
+        def __init__(self, host=None, namespace=None):
+            calls.append(("client", host, namespace))
+
+        def create_run_from_pipeline_package(self, path, **kwargs):
+            calls.append(("run", path, kwargs))
+            return type("Run", (), {"run_id": "run-123"})()
+
+    monkeypatch.setattr(kfp, "Client", FakeClient)
+    _compile(tmp_path, "--endpoint", "http://127.0.0.1:8080", "--namespace", "team",
+             "--experiment", "zebras", "--run-name", "first")
+    assert calls[0] == ("client", "http://127.0.0.1:8080", "team")
+    (_, path, kwargs), = calls[1:]
+    assert path == str(tmp_path / "spec.yaml")
+    assert kwargs["experiment_name"] == "zebras" and kwargs["namespace"] == "team"
+    assert kwargs["pipeline_root"] == ROOT and kwargs["run_name"] == "first"
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--gpu-type", "nvidia.com/gpu", "--gpu-count", "0"], "--gpu-count must be >= 1"),
+    (["--cpu", "Transformer=2"], "unknown component 'Transformer'"),
+    (["--cpu", "Trainer"], "COMPONENT=VALUE"),
+    (["--memory", "Trainer=lots"], "memory size 'lots'"),
+    (["--workers", "2"], "--vertex-project and --vertex-region"),
+])
+def test_bad_flags_say_what_is_wrong(tmp_path, flags, message):
+    with pytest.raises(SystemExit, match=message):
+        _compile(tmp_path, *flags)
+
+
+def test_memory_sizes_are_kubernetes_quantities():
+    assert kubeflow_runner._memory_gb("16G") == 16.0
+    assert kubeflow_runner._memory_gb("512M") == 0.512
+    assert kubeflow_runner._memory_gb("1Gi") == pytest.approx(1.073741824)

@@ -199,6 +199,16 @@ def choose_strategy() -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
 
 
+def worker_role() -> tuple[bool, str]:
+    """(whether this process is the chief, a name for it) under TF_CONFIG; chief alone."""
+    config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    task = config.get("task", {})
+    kind, index = task.get("type", "chief"), task.get("index", 0)
+    has_chief = "chief" in config.get("cluster", {})
+    chief = kind == "chief" or (not has_chief and kind == "worker" and index == 0)
+    return chief, f"{kind}-{index}"
+
+
 def _format_duration(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
@@ -230,6 +240,9 @@ def fit(config: Config, train_a, train_b, test_a, test_b, run_dir: str,
 
     checkpoint = tf.train.Checkpoint(model=model)
     checkpoint_dir = checkpoint_dir or os.path.join(run_dir, "checkpoints")
+    chief, role = worker_role()
+    if not chief:  # multi-worker: every worker saves, only the chief's copy is the real one
+        checkpoint_dir = os.path.join(checkpoint_dir, "workers", role)
     manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=2)
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).expect_partial()

@@ -48,5 +48,9 @@ def run_fn(fn_args: FnArgs) -> None:
                       checkpoint_dir=checkpoint_dir(fn_args.custom_config[CHECKPOINT_ROOT_KEY],
                                                     config, fn_args.train_files,
                                                     fn_args.eval_files))
-    export.export_generators(model.g_ab, model.g_ba, config, fn_args.serving_model_dir)
-    logger.info("Exported the serving SavedModel to %s", fn_args.serving_model_dir)
+    chief, role = train.worker_role()
+    # Under MultiWorkerMirroredStrategy every worker must save; only the chief's is served.
+    export_dir = (fn_args.serving_model_dir if chief
+                  else os.path.join(fn_args.model_run_dir, "worker-exports", role))
+    export.export_generators(model.g_ab, model.g_ba, config, export_dir)
+    logger.info("Exported the serving SavedModel to %s", export_dir)
