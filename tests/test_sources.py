@@ -1,7 +1,6 @@
 import io
 import os
 
-import numpy as np
 import pytest
 from PIL import Image
 

@@ -82,8 +82,10 @@ class CycleGan(tf.Module):
         self.generator_optimizer = self._optimizer(self.learning_rate)
         self.discriminator_optimizer = self._optimizer(self.learning_rate)
         image_shape = [config.crop_size, config.crop_size, 3]
-        self.pool_a = ImagePool(config.pool_size, image_shape, "pool_a") if config.pool_size else None
-        self.pool_b = ImagePool(config.pool_size, image_shape, "pool_b") if config.pool_size else None
+        self.pool_a, self.pool_b = (
+            (ImagePool(config.pool_size, image_shape, "pool_a"),
+             ImagePool(config.pool_size, image_shape, "pool_b")) if config.pool_size
+            else (None, None))
 
     def _optimizer(self, schedule) -> keras.optimizers.Optimizer:
         # The legacy Adam runs TensorFlow's fused ResourceApplyAdam kernel, one pass over

@@ -95,7 +95,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                  for split in input_config.splits}
         empty = [name for name, plan in plans.items() if not plan.shards]
         if empty:
-            raise sources.DataError(f"no images in split(s) {empty} of {input_base or 'the source'}")
+            raise sources.DataError(
+                f"no images in split(s) {empty} of {input_base or 'the source'}")
 
         examples.split_names = artifact_utils.encode_split_names(list(plans))
         part_paths = {split: os.path.join(examples.uri, f".{split}.report.json")
