@@ -2,8 +2,9 @@
 # KFP runs: python -m tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor ...
 # which imports our executors and run_fn by dotted path from the installed package.
 #
-# Debian 12 + Python 3.11, the platform the lock is resolved for. TensorFlow's [and-cuda]
-# extra adds the CUDA/cuDNN wheels, so the Trainer uses GPUs on nodes that have them.
+# Debian 12 + Python 3.11, the platform the lock is resolved for. requirements/gpu.lock adds
+# TensorFlow's CUDA/cuDNN wheels (its [and-cuda] extra), so the Trainer uses the GPUs of the
+# nodes that have them; both locks install with --no-deps, exactly as pinned.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONUNBUFFERED=1 \
@@ -14,9 +15,7 @@ WORKDIR /pipeline
 COPY requirements/ requirements/
 RUN pip install --no-cache-dir uv \
  && uv pip install --system --no-cache --compile-bytecode --no-deps \
-        -r requirements/requirements.lock \
- && uv pip install --system --no-cache --compile-bytecode \
-        "tensorflow[and-cuda]==$(grep -E '^tensorflow==' requirements/requirements.lock | cut -d= -f3)"
+        -r requirements/requirements.lock -r requirements/gpu.lock
 
 COPY setup.py local_runner.py kubeflow_runner.py ./
 COPY pipeline/ pipeline/

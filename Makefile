@@ -46,6 +46,14 @@ lock:
 	$(PYTHON) -m uv pip compile --quiet requirements/requirements.in \
 		--override requirements/overrides.txt --python-version 3.11 \
 		-o requirements/requirements.lock
+	# The GPU image's CUDA wheels, pinned against the main lock (minus the two packages
+	# whose old bounds the overrides lift), keeping only what the main lock lacks.
+	grep -E '^[a-z0-9_.-]+==' requirements/requirements.lock \
+		| grep -vE '^(ml-metadata|tensorflow-data-validation)==' > .gpu-constraints.txt
+	$(PYTHON) -m uv pip compile --quiet requirements/gpu.in -c .gpu-constraints.txt \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header \
+		--no-annotate | grep -vxFf .gpu-constraints.txt > requirements/gpu.lock
+	rm .gpu-constraints.txt
 
 image:
 	docker build -t $(IMAGE) .
