@@ -80,9 +80,10 @@ def source_name(split: str, index: int) -> str:
     return f"synthetic/{split}/{index:06d}.png"
 
 
-def generate(seed: int, split: str, count: int, size: int) -> Iterator[Tuple[str, bytes]]:
-    """Yields (source name, PNG bytes) for `count` images of one split."""
+def generate(seed: int, split: str, size: int, start: int,
+             stop: int) -> Iterator[Tuple[str, bytes]]:
+    """Yields (source name, PNG bytes) for images start..stop-1 of one split."""
     domain = data_contract.DOMAIN_OF_SPLIT[split]
-    for index in range(count):
+    for index in range(start, stop):
         pixels = render(make_scene(seed, split, index), domain, size)
         yield source_name(split, index), encode_png(pixels)

@@ -1,11 +1,12 @@
 """The CycleGAN training step and loop, under a tf.distribute strategy.
 
 The step computes the tutorial's math with fewer, batched network calls: G runs once on
-[A, B] (translation and identity), F once on [B, A], then each once more for the cycle;
-each discriminator runs once on [real, fake]. Instance norm is per-sample, so batching is
-exact. One generator gradient over the sum of both generators' losses gives each generator
-exactly the gradient of its own loss in the tutorial (the terms of the other do not depend on
-its weights; the shared cycle term is counted once).
+[A, B] (translation and identity), F once on [B, A], then each once more for the cycle.
+Instance norm is per-sample, so batching is exact. Each discriminator sees real and fake
+images in separate calls, so the generators' backward pass runs through the fakes only. One
+generator gradient over the sum of both generators' losses gives each generator exactly the
+gradient of its own loss in the tutorial (the terms of the other do not depend on its
+weights; the shared cycle term is counted once).
 """
 
 from __future__ import annotations

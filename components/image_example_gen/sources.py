@@ -183,10 +183,8 @@ def read_files(paths: List[str], root: str) -> Iterator[Item]:
 def render_synthetic(split: str, seed: int, size: int, start: int, stop: int) -> Iterator[Item]:
     from components import synthetic
 
-    domain = data_contract.DOMAIN_OF_SPLIT[split]
-    for index in range(start, stop):
-        pixels = synthetic.render(synthetic.make_scene(seed, split, index), domain, size)
-        yield Item(synthetic.source_name(split, index), synthetic.encode_png(pixels), None)
+    for source, png in synthetic.generate(seed, split, size, start, stop):
+        yield Item(source, png, None)
 
 
 def _tfds_builder(name: str, data_dir: Optional[str]):
