@@ -223,3 +223,12 @@ def test_speed_and_paper_switches_train_with_float32_losses(tiny_config, changes
     if "precision" in changes:
         assert model.g_ab.layers[1].compute_dtype == changes["precision"].split("_")[1]
         assert model.g_ab.output.dtype == tf.float32
+
+
+def test_a_batch_that_does_not_split_over_the_replicas_is_refused(tmp_path, tiny_config,
+                                                                   preprocessed):
+    two_replicas = type("TwoReplicas", (), {"num_replicas_in_sync": 2})()
+    with pytest.raises(ValueError, match="batch_size 1 does not split evenly over 2 replicas"):
+        train.fit(tiny_config, preprocessed["train_a"], preprocessed["train_b"],
+                  preprocessed["test_a"], preprocessed["test_b"], str(tmp_path / "run"),
+                  strategy=two_replicas)

@@ -228,6 +228,11 @@ def fit(config: Config, train_a, train_b, test_a, test_b, run_dir: str,
     """
     strategy = strategy or choose_strategy()
     global_batch = config.batch_size
+    if global_batch % strategy.num_replicas_in_sync:
+        raise ValueError(
+            f"batch_size {global_batch} does not split evenly over "
+            f"{strategy.num_replicas_in_sync} replicas; use a multiple of it "
+            f"(--set batch_size={strategy.num_replicas_in_sync})")
     dataset, steps_per_epoch = input_pipeline.train_dataset(train_a, train_b, config,
                                                             global_batch)
     total_steps = steps_per_epoch * config.total_epochs
