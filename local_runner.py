@@ -40,6 +40,11 @@ def main(argv=None) -> int:
     log = cli.configure_logging(args.verbose)
     config = cli.resolve_config(args)
 
+    if config.batch_size % args.cpu_replicas:
+        print(f"error: --cpu-replicas {args.cpu_replicas} needs a batch_size that splits over "
+              f"them, e.g. --set batch_size={args.cpu_replicas}", file=sys.stderr)
+        return 2
+
     import tensorflow as tf  # after prepare_process()
 
     if args.cpu_replicas > 1:

@@ -103,6 +103,11 @@ def test_bad_data_folder_fails_before_any_work(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_cpu_replicas_need_a_batch_that_splits(tmp_path, capsys):
+    assert local_runner.main(["--cpu-replicas", "2", "--output-dir", str(tmp_path)]) == 2
+    assert "--set batch_size=2" in capsys.readouterr().err
+
+
 def test_bad_flag_value_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="epochs takes a value of type int"):
         local_runner.main(["--set", "epochs=many", "--output-dir", str(tmp_path)])
