@@ -29,7 +29,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Compile the CycleGAN TFX pipeline for Kubeflow Pipelines v2 / Vertex AI "
                     "Pipelines; with --endpoint, also upload it and start a run.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=cli.HelpFormatter)
     cli.add_common_flags(parser, default_data="synthetic")
     parser.add_argument("--image", required=True,
                         help="container image with this package installed (build it with "

@@ -18,10 +18,11 @@ DEFAULT_OUTPUT_DIR = "runs/local"
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Train CycleGAN with a TFX pipeline on this machine and push a SavedModel "
-                    "that TF Serving can load. Steps: ExampleGen -> Preprocess (Beam) -> "
-                    "Trainer -> Pusher. Re-running with the same inputs reuses cached steps.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        description="Train CycleGAN with a TFX pipeline on this machine and push a SavedModel\n"
+                    "that TF Serving can load. Steps: ExampleGen -> Preprocess (Beam) ->\n"
+                    "Trainer -> Evaluator -> Pusher (blessed models only). Re-running with\n"
+                    "the same inputs reuses cached steps.",
+        formatter_class=cli.HelpFormatter)
     cli.add_common_flags(parser, default_data="synthetic")
     parser.add_argument(
         "--output-dir", default=DEFAULT_OUTPUT_DIR,

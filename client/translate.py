@@ -20,8 +20,9 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from pipeline.cli import HelpFormatter
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("input", help="an image file, or a folder of images")
     parser.add_argument("--output", required=True, help="folder for the translated PNGs")
     parser.add_argument("--direction", default="a_to_b", choices=["a_to_b", "b_to_a"],

@@ -50,6 +50,16 @@ def configure_logging(verbose: bool) -> logging.Logger:
     return logger
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows a flag's default unless its help already says it, or there is none to show."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, [], False, argparse.SUPPRESS):
+            return text
+        return text + " (default: %(default)s)"
+
+
 def add_common_flags(parser: argparse.ArgumentParser, default_data: str | None) -> None:
     parser.add_argument(
         "--data", default=default_data, required=default_data is None,
