@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, NamedTuple, Optional
 
 import tensorflow as tf
 from tfx.dsl.components.base import base_executor
@@ -22,6 +22,13 @@ METRICS_FILE = "metrics.json"
 BLESSED, NOT_BLESSED = "BLESSED", "NOT_BLESSED"  # marker files, as TFX's validators write
 
 
+class TestSet(NamedTuple):
+    images_a: tf.Tensor  # float [n, size, size, 3] in [-1, 1]
+    images_b: tf.Tensor
+    sources_a: List[str]
+    sources_b: List[str]
+
+
 def _test_split(examples_uri: str, split: str, size: int):
     files = tf.io.gfile.glob(os.path.join(data_contract.split_dir(examples_uri, split), "*"))
     images, sources = [], []
@@ -32,19 +39,27 @@ def _test_split(examples_uri: str, split: str, size: int):
     return tf.stack(images), sources
 
 
-def model_metrics(model_dir: str, examples_uri: str, features) -> Dict[str, float]:
-    loaded = tf.saved_model.load(model_dir)
-    size = json.loads(tf.io.gfile.GFile(os.path.join(model_dir, export.INFO_ASSET)).read())[
-        "image_size"]
+def read_test_set(examples_uri: str, size: int) -> TestSet:
+    """Both preprocessed test splits, read once for every model evaluated on them."""
     images_a, sources_a = _test_split(examples_uri, data_contract.TEST_A, size)
     images_b, sources_b = _test_split(examples_uri, data_contract.TEST_B, size)
+    return TestSet(images_a, images_b, sources_a, sources_b)
+
+
+def image_size(model_dir: str) -> int:
+    with tf.io.gfile.GFile(os.path.join(model_dir, export.INFO_ASSET)) as file:
+        return json.load(file)["image_size"]
+
+
+def model_metrics(model_dir: str, test: TestSet, features) -> Dict[str, float]:
+    loaded = tf.saved_model.load(model_dir)
 
     def signature(direction):
         function = loaded.signatures[export.SIGNATURES[direction] + export.FLOAT_SUFFIX]
         return lambda images: function(images=images)[export.FLOAT_KEY]
 
-    return metrics.evaluate(signature("a_to_b"), signature("b_to_a"), images_a, images_b,
-                            sources_a, sources_b, features)
+    return metrics.evaluate(signature("a_to_b"), signature("b_to_a"), test.images_a,
+                            test.images_b, test.sources_a, test.sources_b, features)
 
 
 class Executor(base_executor.BaseExecutor):
@@ -60,12 +75,13 @@ class Executor(base_executor.BaseExecutor):
 
         features, note = metrics.inception_features(exec_properties.get("inception_weights"))
         logger.info("%s", note)
-        current = model_metrics(path_utils.serving_model_path(model.uri), examples.uri,
-                                features)
+        model_dir = path_utils.serving_model_path(model.uri)
+        test = read_test_set(examples.uri, image_size(model_dir))
+        current = model_metrics(model_dir, test, features)
         baseline = None
         if baseline_artifact is not None and baseline_artifact.id != model.id:
             baseline = model_metrics(path_utils.serving_model_path(baseline_artifact.uri),
-                                     examples.uri, features)
+                                     test, features)
         failures = metrics.blessing_failures(
             current, exec_properties["max_cycle_l1"], exec_properties["min_output_spread"],
             baseline, exec_properties["baseline_margin"])
