@@ -1,7 +1,10 @@
 """create_pipeline(): the one pipeline definition that every runner compiles.
 
   ExampleGen (folder, TFDS or synthetic) -> Preprocess (Beam) -> Trainer (run_fn)
-    -> Evaluator (against the last blessed model) -> Pusher (blessed models only)
+    -> Evaluator (against the model serving has now) -> Pusher (blessed models only)
+
+Every node runs as a container on Kubeflow: no Resolver node, which open-source Kubeflow
+Pipelines cannot run (the Evaluator reads its baseline from the serving directory).
 """
 
 from __future__ import annotations
@@ -89,16 +92,9 @@ def create_pipeline(
             name="training_config", ptype=str, default=json_utils.dumps(trainer_config))
         if runtime_parameters else trainer_config)
 
-    # The last blessed model, if any: the Evaluator's baseline.
-    baseline = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
-
     evaluator = Evaluator(model=trainer.outputs["model"],
                           examples=preprocess.outputs["preprocessed"], config=config,
-                          baseline_model=baseline.outputs["model"],
+                          serving_base_dir=serving_base_dir,
                           inception_weights=inception_weights)
 
     pusher = tfx.components.Pusher(
@@ -108,7 +104,7 @@ def create_pipeline(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_base_dir)),
         custom_executor_spec=executor_spec.ExecutorClassSpec(pusher_executor.Executor))
 
-    components = [example_gen, preprocess, trainer, baseline, evaluator, pusher]
+    components = [example_gen, preprocess, trainer, evaluator, pusher]
     unknown = set(platform_configs or {}) - {c.id for c in components}
     if unknown:
         raise ValueError(f"no components {sorted(unknown)}; the pipeline has "

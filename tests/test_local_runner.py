@@ -62,6 +62,7 @@ def test_synthetic_pipeline_end_to_end(tmp_path, capsys):
     assert "NOT PUSHED" in capsys.readouterr().out
     evaluation = json.load(open(strict.evaluation))
     assert not evaluation["blessed"] and evaluation["baseline_metrics"] is not None
+    assert evaluation["baseline_version"] == int(os.path.basename(result.pushed_model))
     assert len(os.listdir(os.path.dirname(result.pushed_model))) == 1
 
 

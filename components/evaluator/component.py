@@ -2,8 +2,8 @@
 
 A custom component rather than TFX's (TFMA) Evaluator: image-to-image metrics (cycle and
 identity L1, a ground truth where one exists, collapse, FID) are not TFMA's slice metrics.
-The blessing follows TFX's conventions (`blessed`, `current_model_id`), so TFX's Pusher and
-LatestBlessedModelStrategy work with it.
+The blessing follows TFX's conventions (`blessed`, `current_model_id`), so TFX's Pusher works
+with it. The baseline is read from the serving directory (see executor.py), not resolved.
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ class EvaluatorSpec(component_spec.ComponentSpec):
         "max_cycle_l1": component_spec.ExecutionParameter(type=float),
         "min_output_spread": component_spec.ExecutionParameter(type=float),
         "baseline_margin": component_spec.ExecutionParameter(type=float),
+        "serving_base_dir": component_spec.ExecutionParameter(type=str),
         "inception_weights": component_spec.ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         "model": component_spec.ChannelParameter(type=standard_artifacts.Model),
         "examples": component_spec.ChannelParameter(type=standard_artifacts.Examples),
-        "baseline_model": component_spec.ChannelParameter(type=standard_artifacts.Model,
-                                                          optional=True),
     }
     OUTPUTS = {
         "evaluation": component_spec.ChannelParameter(type=standard_artifacts.ModelEvaluation),
@@ -37,10 +36,10 @@ class Evaluator(base_component.BaseComponent):
     SPEC_CLASS = EvaluatorSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-    def __init__(self, model, examples, config, baseline_model=None,
+    def __init__(self, model, examples, config, serving_base_dir: str,
                  inception_weights: str | None = None):
         super().__init__(spec=EvaluatorSpec(
-            model=model, examples=examples, baseline_model=baseline_model,
+            model=model, examples=examples, serving_base_dir=serving_base_dir,
             max_cycle_l1=config.bless_max_cycle_l1,
             min_output_spread=config.bless_min_output_spread,
             baseline_margin=config.bless_baseline_margin,

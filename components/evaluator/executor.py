@@ -1,19 +1,23 @@
 """Evaluator executor: loads the exported SavedModel (its float signatures: what is served),
-computes metrics on the preprocessed test splits, compares with the baseline, blesses."""
+computes metrics on the preprocessed test splits, compares with the baseline, blesses.
+
+The baseline is the model serving has now: the newest version under the serving directory.
+Read from the directory rather than resolved from ML Metadata, it needs no Resolver node
+(which open-source Kubeflow Pipelines cannot run) and is the same on every orchestrator."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple
 
 import tensorflow as tf
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from components import data_contract, image_ops
+from components import data_contract, image_ops, serving_dir
 from components.cyclegan import export, metrics
 
 logger = logging.getLogger("cyclegan")
@@ -69,7 +73,6 @@ class Executor(base_executor.BaseExecutor):
         self._log_startup(input_dict, output_dict, exec_properties)
         model = artifact_utils.get_single_instance(input_dict["model"])
         examples = artifact_utils.get_single_instance(input_dict["examples"])
-        baseline_artifact: Optional[Any] = (input_dict.get("baseline_model") or [None])[0]
         evaluation = artifact_utils.get_single_instance(output_dict["evaluation"])
         blessing = artifact_utils.get_single_instance(output_dict["blessing"])
 
@@ -78,16 +81,22 @@ class Executor(base_executor.BaseExecutor):
         model_dir = path_utils.serving_model_path(model.uri)
         test = read_test_set(examples.uri, image_size(model_dir))
         current = model_metrics(model_dir, test, features)
-        baseline = None
-        if baseline_artifact is not None and baseline_artifact.id != model.id:
-            baseline = model_metrics(path_utils.serving_model_path(baseline_artifact.uri),
-                                     test, features)
+        serving_base = exec_properties["serving_base_dir"]
+        served = serving_dir.latest_servable(serving_base)
+        if served:
+            logger.info("Baseline: version %d, the model serving has now (%s)", served.number,
+                        served.path)
+            baseline = model_metrics(served.path, test, features)
+        else:
+            logger.info("No baseline: nothing pushed to %s yet", serving_base)
+            baseline = None
         failures = metrics.blessing_failures(
             current, exec_properties["max_cycle_l1"], exec_properties["min_output_spread"],
             baseline, exec_properties["baseline_margin"])
 
         report = {"metrics": current, "baseline_metrics": baseline,
-                  "baseline_model": baseline_artifact.uri if baseline else None,
+                  "baseline_version": served.number if served else None,
+                  "baseline_model": served.path if served else None,
                   "notes": [note], "failed_checks": failures, "blessed": not failures}
         io_utils.write_string_file(os.path.join(evaluation.uri, METRICS_FILE),
                                    json.dumps(report, indent=2))
@@ -96,8 +105,8 @@ class Executor(base_executor.BaseExecutor):
         blessing.set_int_custom_property("current_model_id", model.id)
         blessing.set_string_custom_property("current_model", model.uri)
         blessing.set_string_custom_property("failed_checks", "; ".join(failures))
-        if baseline:
-            blessing.set_int_custom_property("baseline_model_id", baseline_artifact.id)
+        if served:
+            blessing.set_string_custom_property("baseline_model", served.path)
         io_utils.write_string_file(
             os.path.join(blessing.uri, NOT_BLESSED if failures else BLESSED), "")
         logger.info("Evaluation on the test splits (%s):\n%s",

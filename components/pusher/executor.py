@@ -1,8 +1,12 @@
 """Pusher executor: TFX's Pusher, made safe for a TF Serving that polls the base directory.
 
-- A version directory is never visible half-written: the model is copied to a hidden,
-  non-numeric directory next to the versions (TF Serving ignores those) and renamed into
-  place, `<base>/<version>/`, in one step.
+- TF Serving never loads a half-written version. On a local (POSIX) filesystem the model is
+  copied to a hidden, non-numeric directory next to the versions (TF Serving ignores those)
+  and renamed into place, `<base>/<version>/`, in one atomic step. On an object store
+  (gs://, s3://, ...) a rename is a copy object by object, so nothing is atomic: the files
+  are copied straight into the version directory with saved_model.pb last. Until that last
+  object exists the server cannot load the version (it may log a failed attempt and retry);
+  once it exists every other file is already complete.
 - Re-pushing a model already there (same files, byte for byte) creates no new version; the
   existing one is recorded as pushed.
 - Versions are numeric and increasing: the push time in seconds, or one more than the latest.
@@ -22,6 +26,8 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
+from components import serving_dir
+
 logger = logging.getLogger("cyclegan")
 
 
@@ -37,27 +43,40 @@ def directory_fingerprint(path: str) -> str:
     return digest.hexdigest()
 
 
-def versions(base: str) -> List[int]:
-    if not tf.io.gfile.isdir(base):
-        return []
-    return sorted(int(name.rstrip("/")) for name in tf.io.gfile.listdir(base)
-                  if name.rstrip("/").isdigit())
+def _is_posix(path: str) -> bool:
+    """Local paths (and file://) rename atomically; any other scheme is an object store or
+    a remote filesystem whose rename gfile emulates by copying."""
+    return "://" not in path or path.startswith("file://")
+
+
+def copy_saved_model_last(source: str, destination: str) -> None:
+    """Copies a SavedModel directory file by file, saved_model.pb last."""
+    files = [os.path.join(root, name) for root, _, names in tf.io.gfile.walk(source)
+             for name in names]
+    files.sort(key=lambda path: (os.path.basename(path) == serving_dir.SAVED_MODEL_FILE, path))
+    for path in files:
+        target = os.path.join(destination, os.path.relpath(path, source))
+        tf.io.gfile.makedirs(os.path.dirname(target))
+        tf.io.gfile.copy(path, target, overwrite=True)
 
 
 def push(model_dir: str, base: str) -> tuple[str, bool]:
     """Pushes model_dir under base; returns (version directory, whether it is new)."""
     fingerprint = directory_fingerprint(model_dir)
-    existing = versions(base)
+    existing = serving_dir.versions(base)
     for version in reversed(existing):
         if directory_fingerprint(os.path.join(base, str(version))) == fingerprint:
             return os.path.join(base, str(version)), False
     version = max([int(time.time())] + [v + 1 for v in existing])
+    final = os.path.join(base, str(version))
+    if not _is_posix(base):
+        copy_saved_model_last(model_dir, final)
+        return final, True
     staging = os.path.join(base, f".incoming-{version}")
     if tf.io.gfile.exists(staging):
         tf.io.gfile.rmtree(staging)
     io_utils.copy_dir(model_dir, staging)
-    final = os.path.join(base, str(version))
-    tf.io.gfile.rename(staging, final)  # atomic on a POSIX filesystem
+    tf.io.gfile.rename(staging, final)
     return final, True
 
 
