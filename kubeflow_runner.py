@@ -1,5 +1,6 @@
-"""Compiles the CycleGAN pipeline for Kubeflow Pipelines (KFP v2) and Vertex AI Pipelines,
-and with --endpoint also uploads it and starts a run.
+"""Compiles the CycleGAN pipeline for open-source Kubeflow Pipelines 2.x (--target kfp, the
+default) or Vertex AI Pipelines (--target vertex), and with --endpoint also uploads it to a
+KFP API and starts a run.
 
     python kubeflow_runner.py --image REGISTRY/cyclegan-tfx:TAG \\
         --pipeline-root gs://BUCKET/cyclegan --data gs://BUCKET/horse2zebra \\
@@ -7,7 +8,8 @@ and with --endpoint also uploads it and starts a run.
 
 Writes <output>.json (a PipelineJob, what Vertex AI takes) and <output>.yaml (the pipeline
 spec, what KFP takes). User code is referenced by dotted path and runs from the image (see
-Dockerfile); nothing is uploaded at compile time.
+Dockerfile); nothing is uploaded at compile time. What the target cannot run is refused
+before compiling, with the alternative.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import re
 import sys
 from typing import Dict, List
 
-from pipeline import cli
+import components
+from pipeline import cli, kubeflow_targets
 
 EXAMPLE_GEN_ALIAS = "ExampleGen"
 COMPONENT_IDS = ("Preprocess", "Trainer", "Evaluator", "Pusher")
@@ -31,6 +34,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                     "Pipelines; with --endpoint, also upload it and start a run.",
         formatter_class=cli.HelpFormatter)
     cli.add_common_flags(parser, default_data="synthetic")
+    parser.add_argument("--target", choices=kubeflow_targets.TARGETS, default=kubeflow_targets.KFP,
+                        help="where the spec runs: 'kfp' is open-source Kubeflow Pipelines 2.x "
+                             "(container executors only); 'vertex' is Vertex AI Pipelines, "
+                             "which also runs the Trainer on several workers (--workers)")
     parser.add_argument("--image", required=True,
                         help="container image with this package installed (build it with "
                              "`make image`); every component runs in it")
@@ -40,10 +47,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="TF Serving base path; the Pusher writes <serving-dir>/<version>/ "
                              "(default: <pipeline-root>/serving/<model name>)")
     parser.add_argument("--gpu-type", default=None,
-                        help="accelerator for the Trainer, as your cluster names it, e.g. "
-                             "nvidia.com/gpu (KFP) or NVIDIA_TESLA_T4 (Vertex); none by default")
+                        help="accelerator for the Trainer: the Kubernetes resource name on "
+                             "kfp (nvidia.com/gpu), the accelerator type on vertex "
+                             "(NVIDIA_TESLA_T4); none by default")
     parser.add_argument("--gpu-count", type=int, default=1,
-                        help="accelerators per Trainer replica (with --gpu-type)")
+                        help="accelerators per Trainer pod, all used by MirroredStrategy (with "
+                             "--gpu-type); the global batch_size must split over them")
     parser.add_argument("--cpu", action="append", default=[], metavar="COMPONENT=CPUS",
                         help="CPU request (and limit) for a component, e.g. Preprocess=4; "
                              f"components: {EXAMPLE_GEN_ALIAS}, {', '.join(COMPONENT_IDS)}; "
@@ -52,9 +61,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="memory request (and limit) for a component, e.g. Trainer=32G; "
                              "repeatable")
     parser.add_argument("--workers", type=int, default=1,
-                        help="Trainer replicas; more than 1 runs the Trainer as a Vertex AI "
-                             "training job (needs --vertex-project, --vertex-region) and "
-                             "trains with MultiWorkerMirroredStrategy")
+                        help="Trainer machines; more than 1 runs the Trainer as a Vertex AI "
+                             "training job with MultiWorkerMirroredStrategy (--target vertex "
+                             "only; needs --vertex-project, --vertex-region)")
     parser.add_argument("--vertex-project", default=None, help="GCP project for --workers > 1")
     parser.add_argument("--vertex-region", default=None, help="GCP region for --workers > 1")
     parser.add_argument("--machine-type", default="n1-standard-8",
@@ -105,8 +114,6 @@ def resource_specs(args: argparse.Namespace, example_gen_id: str):
     known = [EXAMPLE_GEN_ALIAS, *COMPONENT_IDS]
     cpus = _assignments(args.cpu, "--cpu", known)
     memories = _assignments(args.memory, "--memory", known)
-    if args.gpu_type and args.gpu_count < 1:
-        raise SystemExit(f"error: --gpu-count must be >= 1 with --gpu-type, got {args.gpu_count}")
     specs = {}
     for component in known:
         spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec()
@@ -149,23 +156,31 @@ def runtime_defaults(pipeline) -> Dict[str, object]:
             if isinstance(value, data_types.RuntimeParameter)}
 
 
-def write_specs(job_path: str, resources, defaults: Dict[str, object]) -> str:
-    """Completes TFX's PipelineJob and writes the bare pipeline spec KFP's client takes.
+def write_specs(job_path: str, resources, defaults: Dict[str, object]) -> tuple[str, dict]:
+    """Completes TFX's PipelineJob and writes the bare pipeline spec KFP's client takes;
+    returns that file's path and the spec.
 
     TFX 1.21's compiler drops the platform config of a FileBasedExampleGen (its container is
     built by a separate path), and it writes runtime parameters without their defaults; both
-    are filled in here, so a run started without arguments uses the compiled values.
+    are filled in here, so a run started without arguments uses the compiled values. Its
+    component names also lack the KFP SDK's `comp-` prefix, which tools assume (kfp.local
+    cuts five characters off to name a task's output folder); it is added.
     """
     import yaml
     from google.protobuf import json_format
 
     with open(job_path) as file:
         job = json.load(file)
-    executors = job["pipelineSpec"]["deploymentSpec"]["executors"]
+    spec = job["pipelineSpec"]
+    spec["components"] = {f"comp-{name}": component
+                          for name, component in spec["components"].items()}
+    for task in spec["root"]["dag"]["tasks"].values():
+        task["componentRef"]["name"] = f"comp-{task['componentRef']['name']}"
+    executors = spec["deploymentSpec"]["executors"]
     for component, spec in resources.items():
         container = executors[f"{component}_executor"]["container"]
         container.setdefault("resources", json_format.MessageToDict(spec))
-    parameters = job["pipelineSpec"]["root"].get("inputDefinitions", {}).get("parameters", {})
+    parameters = spec["root"].get("inputDefinitions", {}).get("parameters", {})
     for name, default in defaults.items():
         parameters[name]["defaultValue"] = default
     job["runtimeConfig"].setdefault("parameterValues", {}).update(defaults)
@@ -173,8 +188,8 @@ def write_specs(job_path: str, resources, defaults: Dict[str, object]) -> str:
         json.dump(job, file, indent=2, sort_keys=True)
     spec_path = os.path.splitext(job_path)[0] + ".yaml"
     with open(spec_path, "w") as file:
-        yaml.safe_dump(job["pipelineSpec"], file, sort_keys=False)
-    return spec_path
+        yaml.safe_dump(spec, file, sort_keys=False)
+    return spec_path, spec
 
 
 def main(argv=None) -> int:
@@ -182,6 +197,12 @@ def main(argv=None) -> int:
     cli.prepare_process()
     log = cli.configure_logging(args.verbose)
     config = cli.resolve_config(args)
+    problems = kubeflow_targets.flag_problems(
+        args.target, workers=args.workers, gpu_type=args.gpu_type, gpu_count=args.gpu_count,
+        batch_size=config.batch_size, vertex_flags=bool(args.vertex_project or args.vertex_region),
+        endpoint=args.endpoint)
+    if problems:
+        raise SystemExit("error: " + "\nerror: ".join(problems))
 
     from tfx import v1 as tfx
 
@@ -213,9 +234,16 @@ def main(argv=None) -> int:
         output_dir=output_dir, output_filename=output_name)
     runner.run(pipeline, write_out=True)
     job_path = os.path.join(output_dir, output_name)
-    spec_path = write_specs(job_path, resources, runtime_defaults(pipeline))
-    log.info("Wrote %s (Vertex AI PipelineJob) and %s (KFP pipeline spec): image %s, preset "
-             "%s, pushes to %s", job_path, spec_path, args.image, args.preset, serving_dir)
+    spec_path, spec = write_specs(job_path, resources, runtime_defaults(pipeline))
+    problems = kubeflow_targets.spec_problems(
+        spec, args.target, args.image, forbidden_paths=[
+            os.path.dirname(os.path.abspath(module.__file__)) for module in (components, cli)])
+    if problems:
+        raise SystemExit("error: the compiled spec cannot run on " + args.target + ":\n  "
+                         + "\n  ".join(problems))
+    log.info("Wrote %s (Vertex AI PipelineJob) and %s (KFP pipeline spec) for %s: image %s, "
+             "preset %s, pushes to %s", job_path, spec_path, args.target, args.image,
+             args.preset, serving_dir)
 
     if args.endpoint:
         import kfp

@@ -4,6 +4,7 @@ No cluster is needed: the spec is parsed with kfp's pipeline-spec proto, and the
 runs against a fake kfp.Client.
 """
 
+import copy
 import importlib
 import json
 import os
@@ -15,6 +16,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 import kubeflow_runner
+from pipeline import kubeflow_targets
 
 IMAGE = "registry.example/cyclegan-tfx:1.0"
 ROOT = "gs://bucket/pipelines"
@@ -31,51 +33,85 @@ def _compile(tmp_path, *flags):
     assert kfp_spec == spec  # the KFP file is the same spec, unwrapped
     deployment = json_format.ParseDict(json_format.MessageToDict(spec.deployment_spec),
                                        pipeline_spec_pb2.PipelineDeploymentConfig())
+    kinds = {executor.WhichOneof("spec") for executor in deployment.executors.values()}
     containers = {name[:-len("_executor")]: executor.container
                   for name, executor in deployment.executors.items()
-                  if executor.HasField("container")}  # resolvers run in the KFP backend
-    return job, spec, containers, output.read_text()
+                  if executor.HasField("container")}
+    return job, spec, kinds, containers, output.read_text()
 
 
+GPU = {kubeflow_targets.KFP: "nvidia.com/gpu", kubeflow_targets.VERTEX: "NVIDIA_TESLA_T4"}
+
+
+@pytest.mark.parametrize("target", kubeflow_targets.TARGETS)
 @pytest.mark.parametrize("preset, data, example_gen", [
     ("demo", "synthetic", "SyntheticImageExampleGen"),
+    ("tutorial", "tfds:cycle_gan/horse2zebra", "TfdsImageExampleGen"),
     ("paper", "gs://bucket/horse2zebra", "FolderImageExampleGen"),
 ])
-def test_spec_runs_every_component_from_the_image(tmp_path, preset, data, example_gen):
-    job, spec, containers, text = _compile(
-        tmp_path, "--preset", preset, "--data", data, "--gpu-type", "nvidia.com/gpu",
-        "--gpu-count", "2", "--cpu", "ExampleGen=2", "--cpu", "Preprocess=4",
-        "--memory", "Trainer=32G", "--beam-arg=--runner=DataflowRunner",
-        "--beam-arg=--region=europe-west4")
+def test_spec_holds_only_what_the_target_runs(tmp_path, preset, data, example_gen, target):
+    """The KFP backend's rules, on the spec as compiled for each preset and target."""
+    job, spec, kinds, containers, text = _compile(
+        tmp_path, "--target", target, "--preset", preset, "--data", data,
+        "--gpu-type", GPU[target], "--gpu-count", "2", "--set", "batch_size=2",
+        "--cpu", "ExampleGen=2", "--cpu", "Preprocess=4", "--memory", "Trainer=32G",
+        "--beam-arg=--runner=DataflowRunner", "--beam-arg=--region=europe-west4")
+    assert kinds == {"container"}  # no resolver: open-source KFP runs every node
     assert set(containers) == {example_gen, "Preprocess", "Trainer", "Evaluator", "Pusher"}
     assert all(c.image == IMAGE for c in containers.values())
+    assert kubeflow_targets.spec_problems(job["pipelineSpec"], target, IMAGE) == []
 
-    trainer = containers["Trainer"].resources
+    trainer = containers["Trainer"].resources  # two GPUs in one pod: MirroredStrategy
     assert (trainer.accelerator.resource_type, trainer.accelerator.resource_count) == (
-        "nvidia.com/gpu", "2")
+        GPU[target], "2")
+    assert (trainer.accelerator.type, trainer.accelerator.count) == (GPU[target], 2)
     assert trainer.resource_memory_request == "32G" and trainer.memory_limit == 32.0
     assert containers["Preprocess"].resources.resource_cpu_request == "4"
     assert containers[example_gen].resources.resource_cpu_request == "2"
-    assert not containers["Evaluator"].resources.HasField("accelerator")
+    for name in ("Evaluator", "Pusher", "Preprocess"):
+        assert not containers[name].resources.HasField("accelerator"), name
 
     for data_step in (example_gen, "Preprocess"):  # Beam args reach the data steps untouched
         args = list(containers[data_step].args)
         assert "--runner=DataflowRunner" in args and "--region=europe-west4" in args
-    assert "--runner=DataflowRunner" not in containers["Trainer"].args
+    for name in ("Trainer", "Evaluator", "Pusher"):
+        assert "--runner=DataflowRunner" not in containers[name].args, name
 
     parameters = spec.root.input_definitions.parameters
     config = json.loads(parameters["training_config"].default_value.string_value)
-    assert config["cyclegan_config"]["epochs"] == {"demo": 10, "paper": 100}[preset]
+    assert config["cyclegan_config"]["epochs"] == {"demo": 10, "tutorial": 40,
+                                                   "paper": 100}[preset]
     assert json.loads(job["runtimeConfig"]["parameterValues"]["training_config"]) == config
-    if data != "synthetic":
+    if data.startswith("gs://"):
         assert parameters["data_root"].default_value.string_value == data
     for local_path in (os.getcwd(), os.path.expanduser("~") + "/", str(tmp_path)):
         assert local_path not in text, local_path
 
 
+def test_static_check_names_what_the_backend_would_refuse(tmp_path):
+    job, *_ = _compile(tmp_path, "--gpu-type", "nvidia.com/gpu")
+    spec = copy.deepcopy(job["pipelineSpec"])
+    executors = spec["deploymentSpec"]["executors"]
+    executors["model_resolver_executor"] = {"resolver": {"outputArtifactQueries": {}}}
+    executors["Pusher_executor"]["container"]["image"] = "someone-else/image:1"
+    trainer_args = executors["Trainer_executor"]["container"]["args"]
+    trainer_args[trainer_args.index("--executor_class_path") + 1] = (
+        "tfx.extensions.google_cloud_ai_platform.trainer.executor.GenericExecutor")
+    executors["Evaluator_executor"]["container"]["args"].append("/home/me/repo/components/x.py")
+    problems = kubeflow_targets.spec_problems(spec, "kfp", IMAGE, ["/home/me/repo/components"])
+    assert len(problems) == 4, problems
+    assert "model_resolver_executor: resolver executors cannot run on kfp" in problems
+    assert any("Pusher_executor: runs image 'someone-else/image:1'" in p for p in problems)
+    assert any("Trainer_executor: starts a Vertex AI training job" in p for p in problems)
+    assert any("path of this machine: /home/me/repo/components" in p for p in problems)
+    # Vertex runs resolvers and its own training jobs; the foreign image stays a problem.
+    problems = kubeflow_targets.spec_problems(spec, "vertex", IMAGE)
+    assert len(problems) == 2 and any("accelerator 'nvidia.com/gpu'" in p for p in problems)
+
+
 def test_the_image_entrypoint_can_import_every_executor(tmp_path):
     """What the container does: import each --executor_class_path, and the run_fn."""
-    _, _, containers, text = _compile(tmp_path, "--data", "gs://bucket/h2z")
+    _, _, _, containers, text = _compile(tmp_path, "--data", "gs://bucket/h2z")
     for name, container in containers.items():
         args = list(container.args)
         module, _, attribute = args[args.index("--executor_class_path") + 1].rpartition(".")
@@ -86,9 +122,11 @@ def test_the_image_entrypoint_can_import_every_executor(tmp_path):
 
 
 def test_multi_worker_training_runs_as_a_vertex_job(tmp_path):
-    _, spec, containers, _ = _compile(
-        tmp_path, "--workers", "3", "--vertex-project", "proj", "--vertex-region",
-        "us-central1", "--gpu-type", "NVIDIA_TESLA_T4")
+    job, spec, _, containers, _ = _compile(
+        tmp_path, "--target", "vertex", "--workers", "3", "--vertex-project", "proj",
+        "--vertex-region", "us-central1", "--gpu-type", "NVIDIA_TESLA_T4",
+        "--set", "batch_size=3")
+    assert kubeflow_targets.spec_problems(job["pipelineSpec"], "vertex", IMAGE) == []
     args = list(containers["Trainer"].args)
     assert "google_cloud_ai_platform" in args[args.index("--executor_class_path") + 1]
     config = json.loads(spec.root.input_definitions.parameters["training_config"]
@@ -127,7 +165,20 @@ def test_endpoint_uploads_and_starts_a_run(tmp_path, monkeypatch):
     (["--cpu", "Transformer=2"], "unknown component 'Transformer'"),
     (["--cpu", "Trainer"], "COMPONENT=VALUE"),
     (["--memory", "Trainer=lots"], "memory size 'lots'"),
-    (["--workers", "2"], "--vertex-project and --vertex-region"),
+    (["--target", "vertex", "--workers", "2", "--set", "batch_size=2"],
+     "--vertex-project and --vertex-region"),
+    # What open-source KFP cannot run is refused with the alternative.
+    (["--workers", "4", "--set", "batch_size=4"],
+     "--workers 4 runs the Trainer as a Vertex AI training job.*use --target vertex, or "
+     "train on several GPUs in one pod: --gpu-type nvidia.com/gpu --gpu-count 4"),
+    (["--vertex-project", "p"], "--vertex-project/--vertex-region are for --target vertex"),
+    (["--gpu-type", "NVIDIA_TESLA_T4"], "Kubeflow Pipelines takes the Kubernetes resource name"),
+    (["--target", "vertex", "--gpu-type", "nvidia.com/gpu"], "Vertex AI takes an accelerator"),
+    (["--target", "vertex", "--endpoint", "http://127.0.0.1:8080"],
+     "aiplatform.PipelineJob"),
+    (["--gpu-type", "nvidia.com/gpu", "--gpu-count", "4"],
+     "4 replicas .* need a batch_size that splits over them, got 1; use e.g. "
+     "--set batch_size=4"),
 ])
 def test_bad_flags_say_what_is_wrong(tmp_path, flags, message):
     with pytest.raises(SystemExit, match=message):
