@@ -74,12 +74,15 @@ def test_two_replicas_take_the_same_step_as_one(gan_loss):
 
 
 def test_strategy_follows_tf_config(monkeypatch):
-    chosen = object()
-    monkeypatch.setattr(tf.distribute, "MultiWorkerMirroredStrategy", lambda: chosen)
+    chosen, options = object(), []
+    monkeypatch.setattr(tf.distribute, "MultiWorkerMirroredStrategy",
+                        lambda communication_options: options.append(
+                            communication_options) or chosen)
     monkeypatch.setenv("TF_CONFIG", json.dumps({
         "cluster": {"worker": ["host-a:2222", "host-b:2222"]},
         "task": {"type": "worker", "index": 0}}))
     assert train.choose_strategy() is chosen
+    assert options[0].timeout_seconds == train.COLLECTIVE_TIMEOUT_S  # a lost peer cannot hang it
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["host-a:2222"]},
                                                 "task": {"type": "worker", "index": 0}}))
     assert isinstance(train.choose_strategy(), tf.distribute.MirroredStrategy)

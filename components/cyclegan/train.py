@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 from typing import Dict, Optional
 
@@ -191,12 +192,27 @@ class CycleGan(tf.Module):
         return mean
 
 
+# A collective still waiting after this long means a peer is gone without a word (a dead
+# node, a partition); far above any step, including the first one's tracing.
+COLLECTIVE_TIMEOUT_S = 600
+# How a lost peer surfaces in a collective: a reset connection, a missed heartbeat, a timeout.
+CLUSTER_ERRORS = (tf.errors.UnavailableError, tf.errors.AbortedError,
+                  tf.errors.DeadlineExceededError)
+_TASK = re.compile(r"/job:(\w+)/replica:\d+/task:(\d+)")
+
+
+def _cluster() -> Dict[str, list]:
+    return json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+
+
 def choose_strategy() -> tf.distribute.Strategy:
     """MultiWorkerMirrored when TF_CONFIG names several workers (Kubeflow, Vertex); else
     Mirrored over the local GPUs, or over the local CPU devices when there are none."""
-    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    cluster = _cluster()
     if sum(len(cluster.get(role, [])) for role in ("chief", "worker")) > 1:
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return tf.distribute.MultiWorkerMirroredStrategy(
+            communication_options=tf.distribute.experimental.CommunicationOptions(
+                timeout_seconds=COLLECTIVE_TIMEOUT_S))
     if tf.config.list_logical_devices("GPU"):
         return tf.distribute.MirroredStrategy()
     return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
@@ -210,6 +226,21 @@ def worker_role() -> tuple[bool, str]:
     has_chief = "chief" in config.get("cluster", {})
     chief = kind == "chief" or (not has_chief and kind == "worker" and index == 0)
     return chief, f"{kind}-{index}"
+
+
+def lost_peer_message(error: tf.errors.OpError, step: int, checkpoint_dir: str) -> str:
+    """What to tell the user when a collective fails because another worker is gone."""
+    match = _TASK.search(error.message)
+    peer = "a worker"
+    if match:
+        kind, index = match.group(1), int(match.group(2))
+        addresses = _cluster().get(kind, [])
+        peer = f"{kind}-{index}" + (f" ({addresses[index]})" if index < len(addresses) else "")
+    latest = tf.train.latest_checkpoint(checkpoint_dir)
+    return (f"lost contact with {peer} of the training cluster after step {step} "
+            f"({error.message.strip().splitlines()[0]}). Training stopped; restart every "
+            f"worker of the job: it resumes from "
+            f"{latest or 'the start (no checkpoint yet)'}")
 
 
 def _format_duration(seconds: float) -> str:
@@ -235,6 +266,12 @@ def fit(config: Config, train_a, train_b, test_a, test_b, run_dir: str,
             f"(--set batch_size={strategy.num_replicas_in_sync})")
     dataset, steps_per_epoch = input_pipeline.train_dataset(train_a, train_b, config,
                                                             global_batch)
+    # Several workers: each reads every file and keeps its share of each global batch, so a
+    # global batch holds the images one machine would have batched (FILE sharding would make
+    # that depend on how many files there are).
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    dataset = dataset.with_options(options)
     total_steps = steps_per_epoch * config.total_epochs
     with strategy.scope():
         model = CycleGan(config, steps_per_epoch)
@@ -242,19 +279,24 @@ def fit(config: Config, train_a, train_b, test_a, test_b, run_dir: str,
     def current_step() -> int:
         return int(model.step.numpy())
 
+    checkpoint_dir = checkpoint_dir or os.path.join(run_dir, "checkpoints")
+    chief, role = worker_role()
+    if not chief:  # logs and the grid of the other workers stay apart from the chief's
+        run_dir = os.path.join(run_dir, "workers", role)
     tf.io.gfile.makedirs(run_dir)
     with tf.io.gfile.GFile(os.path.join(run_dir, "config.json"), "w") as file:
         file.write(config.to_json())
 
     checkpoint = tf.train.Checkpoint(model=model)
-    checkpoint_dir = checkpoint_dir or os.path.join(run_dir, "checkpoints")
-    chief, role = worker_role()
-    if not chief:  # multi-worker: every worker saves, only the chief's copy is the real one
-        checkpoint_dir = os.path.join(checkpoint_dir, "workers", role)
-    manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=2)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).expect_partial()
-        logger.info("Resumed from %s at step %d", manager.latest_checkpoint, current_step())
+    # Multi-worker: every worker must save, but only the chief's copy is the real one; all
+    # restore the chief's, so they resume from the same state.
+    manager = tf.train.CheckpointManager(
+        checkpoint, checkpoint_dir if chief else os.path.join(checkpoint_dir, "workers", role),
+        max_to_keep=2)
+    latest = tf.train.latest_checkpoint(checkpoint_dir)
+    if latest:
+        checkpoint.restore(latest).expect_partial()
+        logger.info("Resumed from %s at step %d", latest, current_step())
 
     @tf.function
     def distributed_step(batch_a, batch_b):
@@ -277,14 +319,22 @@ def fit(config: Config, train_a, train_b, test_a, test_b, run_dir: str,
                 config.total_epochs, steps_per_epoch, global_batch,
                 strategy.num_replicas_in_sync, checkpoint_dir, os.path.join(run_dir, "logs"))
     start_time, start_step = time.time(), current_step()
+    # Only several workers have peers to lose; elsewhere these errors pass through as they are.
+    lost_peer = CLUSTER_ERRORS if isinstance(
+        strategy, tf.distribute.MultiWorkerMirroredStrategy) else ()
     with writer.as_default():
         while current_step() < total_steps:
             epoch_start, totals = time.time(), {name: 0.0 for name in LOSS_NAMES}
             epoch = current_step() // steps_per_epoch
             epoch_steps = steps_per_epoch - current_step() % steps_per_epoch
             for _ in range(epoch_steps):
-                batch_a, batch_b = next(batches)
-                step_losses = {k: float(v) for k, v in distributed_step(batch_a, batch_b).items()}
+                try:
+                    batch_a, batch_b = next(batches)
+                    step_losses = {k: float(v)
+                                   for k, v in distributed_step(batch_a, batch_b).items()}
+                except lost_peer as error:
+                    raise RuntimeError(lost_peer_message(error, current_step(),
+                                                         checkpoint_dir)) from error
                 step = current_step()
                 for name, value in step_losses.items():
                     if not math.isfinite(value):
