@@ -12,7 +12,7 @@ target=False). Read against that file, the tutorial preset differed in one setti
   Keras' default alpha 0.3; we used the paper's 0.2. Now Config.leaky_relu_slope (0.3; the
   paper preset 0.2).
 
-Everything else matched: N(0, 0.02) kernels; no conv biases except the two last convs;
+Everything else matched: N(0, 0.02) kernels; conv biases only in each network's last conv;
 InstanceNormalization (epsilon 1e-5, scale ~ N(1, 0.02), offset 0); downsample's 4x4 stride-2
 conv, norm (none in the first block), LeakyReLU; upsample's 4x4 stride-2 transposed conv,
 norm, Dropout(0.5) in the first three, ReLU; down widths 64..512, up widths 512..64, skips
