@@ -4,8 +4,10 @@
 
 Both steps run the tutorial preset (U-Net, 64 filters, BCE, batch 1) on the same random
 images, each under tf.function, alternating in rounds so that machine noise hits both
-alike; the tutorial's step runs on the tutorial's own layers (benchmarks/tutorial_step.py).
-Prints ms/step (median over rounds) and tutorial / ours.
+alike. The tutorial's step is its own train_step on its own layer definitions
+(benchmarks/tutorial_step.py); below 256 px its U-Net leaves out the innermost blocks, with
+one dropout layer at 64 px where ours has three. Prints ms/step (median over rounds) and
+tutorial / ours.
 """
 
 from __future__ import annotations
@@ -28,14 +30,14 @@ def _time_steps(step, real_a, real_b, steps: int) -> float:
 def measure(size: int, steps: int, rounds: int):
     import tensorflow as tf
 
-    from benchmarks.tutorial_step import TutorialNetworks, TutorialStep
+    from benchmarks.tutorial_step import TutorialCycleGan
     from components.cyclegan import train
     from pipeline.config import preset
 
     config = preset("tutorial").replace(crop_size=size, load_size=size)
     ours_model = train.CycleGan(config)
     ours = tf.function(lambda a, b: ours_model.train_step(a, b, config.batch_size))
-    tutorial = TutorialStep(TutorialNetworks(train.CycleGan(config))).step
+    tutorial = TutorialCycleGan(size).train_step
     real_a = tf.random.uniform([1, size, size, 3], -1, 1, seed=1)
     real_b = tf.random.uniform([1, size, size, 3], -1, 1, seed=2)
     for step in (ours, tutorial):  # trace and warm up outside the timing

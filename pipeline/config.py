@@ -39,6 +39,8 @@ class Config:
     discriminator_layers: int = 3
     norm_affine: bool = True  # instance norm with learned scale/offset (tutorial); paper: off
     conv_bias: bool = False  # biases in normalised convs (tutorial: no, as pix2pix; paper: yes)
+    # Tutorial: pix2pix's bare LeakyReLU(), Keras' default 0.3; paper: 0.2.
+    leaky_relu_slope: float = 0.3
 
     # Losses.
     gan_loss: str = "bce"
@@ -148,6 +150,7 @@ PRESETS: Dict[str, Config] = {
         generator="resnet",
         norm_affine=False,
         conv_bias=True,
+        leaky_relu_slope=0.2,
         gan_loss="lsgan",
         pool_size=50,
         resize_method="bicubic",

@@ -11,6 +11,7 @@ def test_presets_are_valid_and_differ_where_documented():
     assert (paper.generator, paper.gan_loss, paper.epochs, paper.decay_epochs) == (
         "resnet", "lsgan", 100, 100)
     assert paper.total_epochs == 200
+    assert (tutorial.leaky_relu_slope, paper.leaky_relu_slope) == (0.3, 0.2)
     assert demo.crop_size < tutorial.crop_size
 
 

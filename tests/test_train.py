@@ -10,7 +10,6 @@ import tf_keras as keras
 from PIL import Image
 
 from components import data_contract
-from benchmarks.tutorial_step import TutorialNetworks, tutorial_losses
 from components.cyclegan import export, samples, train
 from pipeline.config import preset
 from tests.conftest import encode, random_pixels
@@ -36,39 +35,6 @@ def preprocessed(tmp_path, tiny_config):
         "test_a": _write_pixels(str(tmp_path / "testA" / "d.tfrecord"), 32, 2, 3),
         "test_b": _write_pixels(str(tmp_path / "testB" / "d.tfrecord"), 32, 2, 4),
     }
-
-
-@pytest.fixture
-def model_without_dropout(tiny_config):
-    return train.CycleGan(tiny_config.replace(unet_dropout=0.0))
-
-
-def test_batched_step_losses_equal_the_tutorial_formulas(model_without_dropout):
-    model = model_without_dropout
-    real_a, real_b = tf.random.uniform([1, 32, 32, 3], -1, 1), tf.random.uniform([1, 32, 32, 3],
-                                                                                 -1, 1)
-    ours = {k: float(v[0]) for k, v in model.per_example_losses(real_a, real_b).items()}
-    ref = {k: float(v) for k, v in tutorial_losses(model, real_a, real_b).items()}
-    for our_name, ref_name in [("generator_ab", "gen_g"), ("generator_ba", "gen_f"),
-                               ("cycle", "cycle"), ("identity", "identity"),
-                               ("discriminator_a", "disc_x"), ("discriminator_b", "disc_y")]:
-        assert ours[our_name] == pytest.approx(ref[ref_name], rel=1e-4), our_name
-
-
-def test_one_backward_pass_gives_each_generator_its_own_gradient(model_without_dropout):
-    model = model_without_dropout
-    real_a, real_b = tf.random.uniform([1, 32, 32, 3], -1, 1), tf.random.uniform([1, 32, 32, 3],
-                                                                                 -1, 1)
-    with tf.GradientTape(persistent=True) as tape:
-        ours = model.per_example_losses(real_a, real_b)
-        our_total = (ours["generator_ab"] + ours["generator_ba"] + ours["cycle"]
-                     + ours["identity"])
-        ref = tutorial_losses(model, real_a, real_b)
-    for generator, ref_loss in [(model.g_ab, "total_gen_g"), (model.g_ba, "total_gen_f")]:
-        ours_grads = tape.gradient(our_total, generator.trainable_variables)
-        ref_grads = tape.gradient(ref[ref_loss], generator.trainable_variables)
-        for mine, theirs in zip(ours_grads, ref_grads):
-            np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-3, atol=1e-6)
 
 
 def test_fit_trains_logs_and_writes_outputs(tmp_path, tiny_config, preprocessed, caplog):
@@ -168,20 +134,6 @@ def test_export_serves_image_bytes_in_both_directions(tmp_path, tiny_config):
 
 def pixels_batch(pixels):
     return export.image_ops.to_unit_range(pixels)[None]
-
-
-def test_tutorial_networks_compute_what_ours_compute(model_without_dropout):
-    """The benchmark's baseline runs the tutorial's layers: same outputs, same losses."""
-
-
-    model = model_without_dropout
-    reference = TutorialNetworks(model)
-    real_a, real_b = tf.random.uniform([1, 32, 32, 3], -1, 1), tf.random.uniform([1, 32, 32, 3],
-                                                                                 -1, 1)
-    ours, theirs = tutorial_losses(model, real_a, real_b), tutorial_losses(reference, real_a,
-                                                                           real_b)
-    for name in ours:
-        assert float(ours[name]) == pytest.approx(float(theirs[name]), rel=1e-4), name
 
 
 def test_our_fused_adam_updates_exactly_like_the_tutorials_adam():

@@ -2,6 +2,26 @@
 
 Uses Keras 2 (tf_keras), the Keras that TFX 1.21 is built on; importing it directly keeps the
 choice independent of TF_USE_LEGACY_KERAS.
+
+Tutorial parity. The tutorial (tensorflow/docs site/en/tutorials/generative/cyclegan.ipynb)
+builds its networks with tensorflow/examples tensorflow_examples/models/pix2pix/pix2pix.py:
+unet_generator(3, norm_type='instancenorm') and discriminator(norm_type='instancenorm',
+target=False). Read against that file, the tutorial preset differed in one setting, now fixed:
+
+- LeakyReLU slope: downsample() and discriminator() add a bare tf.keras.layers.LeakyReLU(),
+  Keras' default alpha 0.3; we used the paper's 0.2. Now Config.leaky_relu_slope (0.3; the
+  paper preset 0.2).
+
+Everything else matched: N(0, 0.02) kernels; conv biases only in each network's last conv;
+InstanceNormalization (epsilon 1e-5, scale ~ N(1, 0.02), offset 0); downsample's 4x4 stride-2
+conv, norm (none in the first block), LeakyReLU; upsample's 4x4 stride-2 transposed conv,
+norm, Dropout(0.5) in the first three, ReLU; down widths 64..512, up widths 512..64, skips
+concatenated after each up-block, innermost first; a last 4x4 stride-2 Conv2DTranspose with
+tanh; the discriminator's three down-blocks, zero padding, 4x4 stride-1 conv to 512, norm,
+LeakyReLU, zero padding, 4x4 conv to one logit. (One structural difference without effect on
+the math: the tutorial's U-Net declares any input size but works only at multiples of 256 px;
+ours fixes the input to crop_size and matches its depth to it.) tests/test_tutorial_parity.py
+holds a whole step of ours to the tutorial's.
 """
 
 from __future__ import annotations
@@ -89,7 +109,7 @@ def _downsample(filters: int, config: Config, norm: bool = True) -> keras.Sequen
                                                   use_bias=config.conv_bias)])
     if norm:
         block.add(InstanceNormalization(config.norm_affine))
-    block.add(keras.layers.LeakyReLU(0.2))
+    block.add(keras.layers.LeakyReLU(config.leaky_relu_slope))
     return block
 
 
@@ -179,7 +199,8 @@ def patchgan_discriminator(config: Config, name: str) -> keras.Model:
     x = keras.layers.ZeroPadding2D()(x)
     x = keras.layers.Conv2D(f * min(2 ** n, 8), 4, kernel_initializer=_init(),
                             use_bias=config.conv_bias)(x)
-    x = keras.layers.LeakyReLU(0.2)(InstanceNormalization(config.norm_affine)(x))
+    x = keras.layers.LeakyReLU(config.leaky_relu_slope)(
+        InstanceNormalization(config.norm_affine)(x))
     x = keras.layers.ZeroPadding2D()(x)
     outputs = keras.layers.Conv2D(1, 4, kernel_initializer=_init(), dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
