@@ -18,6 +18,7 @@ RUN pip install --no-cache-dir uv \
         -r requirements/requirements.lock -r requirements/gpu.lock
 
 COPY setup.py local_runner.py kubeflow_runner.py ./
+COPY cyclegan/ cyclegan/
 COPY pipeline/ pipeline/
 COPY components/ components/
 COPY client/ client/

@@ -22,6 +22,7 @@ import sys
 from typing import Dict, List
 
 import components
+from cyclegan import entry
 from pipeline import cli, kubeflow_targets
 
 EXAMPLE_GEN_ALIAS = "ExampleGen"
@@ -32,7 +33,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Compile the CycleGAN TFX pipeline for Kubeflow Pipelines v2 / Vertex AI "
                     "Pipelines; with --endpoint, also upload it and start a run.",
-        formatter_class=cli.HelpFormatter)
+        formatter_class=entry.HelpFormatter)
     cli.add_common_flags(parser, default_data="synthetic")
     parser.add_argument("--target", choices=kubeflow_targets.TARGETS, default=kubeflow_targets.KFP,
                         help="where the spec runs: 'kfp' is open-source Kubeflow Pipelines 2.x "
@@ -177,9 +178,9 @@ def write_specs(job_path: str, resources, defaults: Dict[str, object]) -> tuple[
     for task in spec["root"]["dag"]["tasks"].values():
         task["componentRef"]["name"] = f"comp-{task['componentRef']['name']}"
     executors = spec["deploymentSpec"]["executors"]
-    for component, spec in resources.items():
+    for component, resource in resources.items():
         container = executors[f"{component}_executor"]["container"]
-        container.setdefault("resources", json_format.MessageToDict(spec))
+        container.setdefault("resources", json_format.MessageToDict(resource))
     parameters = spec["root"].get("inputDefinitions", {}).get("parameters", {})
     for name, default in defaults.items():
         parameters[name]["defaultValue"] = default
@@ -194,7 +195,7 @@ def write_specs(job_path: str, resources, defaults: Dict[str, object]) -> tuple[
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    cli.prepare_process()
+    entry.prepare_process()
     log = cli.configure_logging(args.verbose)
     config = cli.resolve_config(args)
     problems = kubeflow_targets.flag_problems(

@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 
+from cyclegan import entry
 from pipeline import cli
 
 DEFAULT_OUTPUT_DIR = "runs/local"
@@ -22,7 +23,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                     "that TF Serving can load. Steps: ExampleGen -> Preprocess (Beam) ->\n"
                     "Trainer -> Evaluator -> Pusher (blessed models only). Re-running with\n"
                     "the same inputs reuses cached steps.",
-        formatter_class=cli.HelpFormatter)
+        formatter_class=entry.HelpFormatter)
     cli.add_common_flags(parser, default_data="synthetic")
     parser.add_argument(
         "--output-dir", default=DEFAULT_OUTPUT_DIR,
@@ -37,7 +38,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    cli.prepare_process()
+    entry.prepare_process()
     log = cli.configure_logging(args.verbose)
     config = cli.resolve_config(args)
 
@@ -55,7 +56,7 @@ def main(argv=None) -> int:
 
     from tfx import v1 as tfx
 
-    from components.image_example_gen import sources
+    from cyclegan import sources
     from pipeline import outputs
     from pipeline.pipeline import SYNTHETIC, TFDS, create_pipeline
 

@@ -17,8 +17,10 @@ import os
 import shutil
 import tempfile
 import time
+from pathlib import Path
 from typing import Dict, List, Tuple
 
+from cyclegan import entry
 from pipeline import cli
 
 DEFAULT_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
@@ -29,13 +31,13 @@ def plain_loop(paths: List[str], load_size: int, crop_size: int) -> float:
     """Images/s of decode -> resize -> normalise, one tf.function call per image."""
     import tensorflow as tf
 
-    from components import image_ops
+    from cyclegan import image_ops
 
     @tf.function
     def prepare(encoded, size):
         return image_ops.to_unit_range(image_ops.preprocess(encoded, size, "bicubic"))
 
-    datas = [(open(path, "rb").read(), load_size if "/train" in path else crop_size)
+    datas = [(Path(path).read_bytes(), load_size if "/train" in path else crop_size)
              for path in paths]
     for size in {size for _, size in datas}:  # trace outside the timed loop
         prepare(tf.constant(datas[0][0]), size)
@@ -78,7 +80,7 @@ def run_components(data: str, work_dir: str, load_size: int, crop_size: int,
 
 
 def _one_per_split(data: str, into: str) -> str:
-    from components import data_contract
+    from cyclegan import data_contract
 
     for split in data_contract.SPLITS:
         os.makedirs(os.path.join(into, split))
@@ -97,11 +99,10 @@ def main(argv=None) -> None:
     parser.add_argument("--crop-size", type=int, default=256)
     parser.add_argument("--beam-arg", dest="beam_args", action="append", default=[])
     args = parser.parse_args(argv)
-    cli.prepare_process()
+    entry.prepare_process()
     cli.configure_logging(verbose=False)
 
-    from components import data_contract
-    from components.image_example_gen import sources
+    from cyclegan import data_contract, sources
 
     listings = sources.check_folder(args.data)
     paths = [p for split in data_contract.SPLITS for p in listings[split].images]

@@ -17,13 +17,14 @@ import sys
 import tempfile
 
 from benchmarks.ingest import DEFAULT_DATA, _one_per_split, run_components
+from cyclegan import entry
 from pipeline import cli
 
 
 def _subset(data: str, per_train_split: int, into: str) -> str:
     """A folder with the first `per_train_split` images of each train split (symlinks) and
     one image per test split."""
-    from components import data_contract
+    from cyclegan import data_contract
 
     _one_per_split(data, into)
     for split in data_contract.TRAIN_SPLITS:
@@ -37,7 +38,7 @@ def _subset(data: str, per_train_split: int, into: str) -> str:
 
 
 def _child(data: str, count: int) -> None:
-    cli.prepare_process()
+    entry.prepare_process()
     cli.configure_logging(verbose=False)
     with tempfile.TemporaryDirectory() as work:
         run_components(_subset(data, count, os.path.join(work, "data")),

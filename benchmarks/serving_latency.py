@@ -16,11 +16,12 @@ import glob
 import os
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from benchmarks.ingest import DEFAULT_DATA
-from pipeline import cli
+from cyclegan import entry
 
 
 def main(argv=None) -> None:
@@ -29,17 +30,17 @@ def main(argv=None) -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--requests", type=int, default=30, help="timed requests per case")
     args = parser.parse_args(argv)
-    cli.prepare_process()
+    entry.prepare_process()
     import tensorflow as tf
 
-    from components import image_ops
-    from components.cyclegan import export, train
-    from pipeline.config import preset
+    from cyclegan import export, image_ops
+    from cyclegan.config import preset
+    from cyclegan.model import CycleGan
 
     config = preset("tutorial").replace(crop_size=args.size, load_size=args.size)
     paths = sorted(glob.glob(os.path.join(DEFAULT_DATA, "testA", "*.jpg")))[:8]
     if paths:
-        jpegs = [open(p, "rb").read() for p in paths]
+        jpegs = [Path(p).read_bytes() for p in paths]
         source = f"{len(paths)} horse2zebra testA JPEGs"
     else:
         rng = np.random.default_rng(0)
@@ -47,7 +48,7 @@ def main(argv=None) -> None:
                  for _ in range(8)]
         source = "8 random 256x256 JPEGs"
     with tempfile.TemporaryDirectory() as work:
-        model = train.CycleGan(config)
+        model = CycleGan(config)
         loaded = tf.saved_model.load(export.export_generators(model.g_ab, model.g_ba, config,
                                                               work))
         by_bytes = loaded.signatures["translate_a_to_b"]

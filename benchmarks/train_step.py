@@ -16,7 +16,7 @@ import argparse
 import statistics
 import time
 
-from pipeline import cli
+from cyclegan import entry
 
 
 def _time_steps(step, real_a, real_b, steps: int) -> float:
@@ -31,11 +31,11 @@ def measure(size: int, steps: int, rounds: int):
     import tensorflow as tf
 
     from benchmarks.tutorial_step import TutorialCycleGan
-    from components.cyclegan import train
-    from pipeline.config import preset
+    from cyclegan.config import preset
+    from cyclegan.model import CycleGan
 
     config = preset("tutorial").replace(crop_size=size, load_size=size)
-    ours_model = train.CycleGan(config)
+    ours_model = CycleGan(config)
     ours = tf.function(lambda a, b: ours_model.train_step(a, b, config.batch_size))
     tutorial = TutorialCycleGan(size).train_step
     real_a = tf.random.uniform([1, size, size, 3], -1, 1, seed=1)
@@ -57,7 +57,7 @@ def main(argv=None) -> None:
                         help="steps per round, one per size")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    cli.prepare_process()
+    entry.prepare_process()
     print(f"{'size':>6}{'ours ms/step':>14}{'tutorial ms/step':>18}{'speed-up':>10}")
     for size, steps in zip(args.sizes, args.steps):
         ours, tutorial = measure(size, steps, args.rounds)

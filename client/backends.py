@@ -4,8 +4,8 @@
   GrpcBackend   TF Serving's gRPC PredictionService (tensorflow-serving-api)
   RestBackend   TF Serving's REST API, POST /v1/models/<name>:predict with base64 images
 
-Signature names and input/output keys come from components.cyclegan.export, the module that
-writes them.
+Signature names and input/output keys come from cyclegan.serving_contract, which the export
+writes and which needs no TensorFlow (the REST backend runs without it).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import urllib.error
 import urllib.request
 from typing import List, Sequence
 
-from components.cyclegan import export
+from cyclegan import serving_contract
 
-DIRECTIONS = tuple(export.SIGNATURES)  # ("a_to_b", "b_to_a")
+DIRECTIONS = serving_contract.DIRECTIONS
 
 
 class TranslationError(RuntimeError):
@@ -27,21 +27,22 @@ class TranslationError(RuntimeError):
 
 
 def _signature(direction: str) -> str:
-    if direction not in export.SIGNATURES:
+    if direction not in serving_contract.SIGNATURES:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
-    return export.SIGNATURES[direction]
+    return serving_contract.SIGNATURES[direction]
 
 
 def resolve_model_dir(path: str) -> str:
-    """A SavedModel directory, or the newest numeric version under a serving base directory."""
-    if os.path.exists(os.path.join(path, "saved_model.pb")):
+    """A SavedModel directory, or the version TF Serving would serve from a base directory."""
+    from cyclegan import serving_dir  # TensorFlow: only the local backend pays for it
+
+    if os.path.exists(os.path.join(path, serving_dir.SAVED_MODEL_FILE)):
         return path
-    versions = sorted((int(name) for name in os.listdir(path) if name.isdigit()),
-                      reverse=True) if os.path.isdir(path) else []
-    if not versions:
+    version = serving_dir.latest_servable(path)
+    if version is None:
         raise FileNotFoundError(f"{path!r} is neither a SavedModel nor a directory of numbered "
                                 f"versions")
-    return os.path.join(path, str(versions[0]))
+    return version.path
 
 
 class LocalBackend:
@@ -55,10 +56,10 @@ class LocalBackend:
     def translate(self, images: Sequence[bytes], direction: str) -> List[bytes]:
         function = self._model.signatures[_signature(direction)]
         try:
-            outputs = function(**{export.BYTES_INPUT: self._tf.constant(list(images))})
+            outputs = function(**{serving_contract.BYTES_INPUT: self._tf.constant(list(images))})
         except self._tf.errors.InvalidArgumentError as error:
             raise TranslationError(error.message.splitlines()[0]) from None
-        return list(outputs[export.BYTES_OUTPUT].numpy())
+        return list(outputs[serving_contract.BYTES_OUTPUT].numpy())
 
 
 def build_predict_request(images: Sequence[bytes], direction: str, model_name: str):
@@ -69,13 +70,13 @@ def build_predict_request(images: Sequence[bytes], direction: str, model_name: s
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name
     request.model_spec.signature_name = _signature(direction)
-    request.inputs[export.BYTES_INPUT].CopyFrom(
+    request.inputs[serving_contract.BYTES_INPUT].CopyFrom(
         tf.make_tensor_proto(list(images), dtype=tf.string, shape=[len(images)]))
     return request
 
 
 def parse_predict_response(response) -> List[bytes]:
-    return list(response.outputs[export.BYTES_OUTPUT].string_val)
+    return list(response.outputs[serving_contract.BYTES_OUTPUT].string_val)
 
 
 class GrpcBackend:
@@ -110,8 +111,9 @@ def parse_rest_response(body: dict) -> List[bytes]:
     """TF Serving base64-encodes outputs whose key ends in _bytes: {"b64": ...} per row."""
     if "error" in body:
         raise TranslationError(body["error"])
-    return [base64.b64decode(row["b64"] if isinstance(row, dict) else
-                             row[export.BYTES_OUTPUT]["b64"]) for row in body["predictions"]]
+    output = serving_contract.BYTES_OUTPUT
+    return [base64.b64decode(row["b64"] if isinstance(row, dict) else row[output]["b64"])
+            for row in body["predictions"]]
 
 
 class RestBackend:

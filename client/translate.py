@@ -20,7 +20,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from pipeline.cli import HelpFormatter
+    from cyclegan.entry import HelpFormatter
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("input", help="an image file, or a folder of images")
@@ -64,9 +64,9 @@ def make_backend(args: argparse.Namespace):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from pipeline import cli
+    from cyclegan import entry
 
-    cli.prepare_process()
+    entry.prepare_process()
     from client.backends import TranslationError
 
     inputs = list_inputs(args.input)

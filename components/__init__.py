@@ -1,5 +1,2 @@
-"""Custom TFX components and the CycleGAN core. Progress goes to the "cyclegan" logger."""
-
-import logging
-
-logging.getLogger("cyclegan").setLevel(logging.INFO)
+"""The pipeline's custom TFX components: thin adapters from artifacts and execution
+properties to the CycleGAN core (`cyclegan/`)."""

@@ -1,27 +1,14 @@
-"""Flags shared by the runners, and the process set-up that must precede TensorFlow."""
+"""What the runners share: their common flags, logging, config resolution."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import re
 import sys
 
-from pipeline import config as config_lib
-
-LOGGER_NAME = "cyclegan"
-
-
-def prepare_process() -> None:
-    """Call first thing in an entry point, before TensorFlow is imported.
-
-    TFX 1.21 ships Keras 3 and tf-keras; this project uses tf-keras (Keras 2) throughout, so
-    say so explicitly rather than rely on TFX setting it only when unset.
-    """
-    os.environ["TF_USE_LEGACY_KERAS"] = "1"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # hide TF's C++ INFO chatter
-
+from cyclegan import config as config_lib
+from cyclegan import logger
 
 # TFX lines worth showing without --verbose: which component runs, and a known-harmless
 # warning that LocalDagRunner prints for every input channel, hidden.
@@ -45,19 +32,7 @@ def configure_logging(verbose: bool) -> logging.Logger:
         absl_logger = logging.getLogger("absl")
         absl_logger.setLevel(logging.INFO)
         absl_logger.addFilter(_brief_tfx_logs)
-    logger = logging.getLogger(LOGGER_NAME)
-    logger.setLevel(logging.INFO)
     return logger
-
-
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Shows a flag's default unless its help already says it, or there is none to show."""
-
-    def _get_help_string(self, action):
-        text = action.help or ""
-        if "default" in text or action.default in (None, [], False, argparse.SUPPRESS):
-            return text
-        return text + " (default: %(default)s)"
 
 
 def add_common_flags(parser: argparse.ArgumentParser, default_data: str | None) -> None:

@@ -8,9 +8,9 @@ from typing import NamedTuple, Optional
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from components.cyclegan import samples
 from components.evaluator.executor import METRICS_FILE
 from components.image_example_gen.executor import REPORT_FILE
+from cyclegan import samples
 
 
 class RunOutputs(NamedTuple):

@@ -17,13 +17,13 @@ from tfx.extensions.google_cloud_ai_platform import constants as vertex_constant
 from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_trainer
 from tfx.utils import json_utils
 
-from components import data_contract
 from components.evaluator.component import Evaluator
 from components.image_example_gen import component as example_gen_component
 from components.preprocess.component import Preprocess
 from components.pusher import executor as pusher_executor
 from components.trainer import run_fn
-from pipeline.config import Config
+from cyclegan import data_contract
+from cyclegan.config import Config
 
 SYNTHETIC = "synthetic"
 TFDS = "tfds:"

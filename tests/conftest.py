@@ -3,15 +3,15 @@
 import io
 import os
 
-from pipeline import cli
+from cyclegan import entry
 
-cli.prepare_process()
+entry.prepare_process()
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from pipeline.config import preset  # noqa: E402
+from cyclegan.config import preset  # noqa: E402
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "horse2zebra")
 

@@ -10,8 +10,9 @@ import tensorflow as tf
 from PIL import Image
 
 from client import backends, translate
-from components.cyclegan import export, train
 from components.pusher.executor import push
+from cyclegan import export, serving_contract
+from cyclegan.model import CycleGan
 from tests.conftest import SHARED_DATA, encode, random_pixels
 from tests.serving_stand_ins import serve_grpc, serve_rest
 
@@ -20,7 +21,7 @@ from tests.serving_stand_ins import serve_grpc, serve_rest
 def serving_base(tmp_path_factory, tiny_config_module):
     """A tiny model exported and pushed into <base>/cyclegan/<version>/."""
     root = tmp_path_factory.mktemp("serving")
-    model = train.CycleGan(tiny_config_module)
+    model = CycleGan(tiny_config_module)
     export.export_generators(model.g_ab, model.g_ba, tiny_config_module, str(root / "export"))
     base = str(root / "cyclegan")
     push(str(root / "export"), base)
@@ -29,7 +30,7 @@ def serving_base(tmp_path_factory, tiny_config_module):
 
 @pytest.fixture(scope="module")
 def tiny_config_module():
-    from pipeline.config import preset
+    from cyclegan.config import preset
 
     return preset("demo").replace(load_size=36, crop_size=32, generator_filters=4,
                                   discriminator_filters=4)
@@ -71,7 +72,7 @@ def test_grpc_request_and_response_use_tf_serving_protos():
     request = backends.build_predict_request([b"one", b"two"], "b_to_a", "zebra")
     assert request.model_spec.name == "zebra"
     assert request.model_spec.signature_name == "translate_b_to_a"
-    tensor = request.inputs[export.BYTES_INPUT]
+    tensor = request.inputs[serving_contract.BYTES_INPUT]
     assert tensor.dtype == tf.string.as_datatype_enum
     assert [d.size for d in tensor.tensor_shape.dim] == [2]
     assert list(tensor.string_val) == [b"one", b"two"]

@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline import config as config_lib
+from cyclegan import config as config_lib
 
 
 def test_presets_are_valid_and_differ_where_documented():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import data_contract
+from cyclegan import data_contract
 
 
 def test_raw_example_round_trip():

@@ -8,7 +8,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from components.cyclegan import train
+from cyclegan import distribute
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -20,8 +20,8 @@ import numpy as np
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from components.cyclegan import train
-from pipeline.config import preset
+from cyclegan.model import CycleGan
+from cyclegan.config import preset
 
 config = preset("demo").replace(crop_size=32, load_size=32, generator_filters=4,
                                 discriminator_filters=4, unet_dropout=0.0, batch_size=2,
@@ -31,7 +31,7 @@ real_b = tf.random.stateless_uniform([2, 32, 32, 3], [3, 4], -1, 1)
 
 mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 with mirrored.scope():
-    distributed = train.CycleGan(config)
+    distributed = CycleGan(config)
 batches = iter(mirrored.experimental_distribute_dataset(
     tf.data.Dataset.from_tensor_slices((real_a, real_b)).batch(2)))
 
@@ -40,7 +40,7 @@ def distributed_step(a, b):
     per_replica = mirrored.run(distributed.train_step, args=(a, b, 2))
     return {k: mirrored.reduce("SUM", v, axis=None) for k, v in per_replica.items()}
 
-single = train.CycleGan(config)  # same seed: same initial weights
+single = CycleGan(config)  # same seed: same initial weights
 distributed_losses = distributed_step(*next(batches))
 single_losses = tf.function(lambda a, b: single.train_step(a, b, 2))(real_a, real_b)
 
@@ -53,7 +53,7 @@ print(json.dumps({
     "weight_diff": max(float(np.max(np.abs(x - y)))
                        for x, y in zip(weights(distributed), weights(single))),
     "weight_change": max(float(np.max(np.abs(x - y)))
-                         for x, y in zip(weights(single), weights(train.CycleGan(config)))),
+                         for x, y in zip(weights(single), weights(CycleGan(config)))),
     "loss_diff": max(abs(float(distributed_losses[k]) - float(single_losses[k]))
                      for k in single_losses),
 }))
@@ -81,20 +81,21 @@ def test_strategy_follows_tf_config(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", json.dumps({
         "cluster": {"worker": ["host-a:2222", "host-b:2222"]},
         "task": {"type": "worker", "index": 0}}))
-    assert train.choose_strategy() is chosen
-    assert options[0].timeout_seconds == train.COLLECTIVE_TIMEOUT_S  # a lost peer cannot hang it
+    assert distribute.choose_strategy() is chosen
+    # A lost peer cannot hang it.
+    assert options[0].timeout_seconds == distribute.COLLECTIVE_TIMEOUT_S
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["host-a:2222"]},
                                                 "task": {"type": "worker", "index": 0}}))
-    assert isinstance(train.choose_strategy(), tf.distribute.MirroredStrategy)
+    assert isinstance(distribute.choose_strategy(), tf.distribute.MirroredStrategy)
     monkeypatch.delenv("TF_CONFIG")
-    strategy = train.choose_strategy()
+    strategy = distribute.choose_strategy()
     assert isinstance(strategy, tf.distribute.MirroredStrategy)
     assert strategy.num_replicas_in_sync == len(tf.config.list_logical_devices("CPU"))
 
 
 def test_worker_roles_from_tf_config(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
-    assert train.worker_role() == (True, "chief-0")
+    assert distribute.worker_role() == (True, "chief-0")
     for cluster, task, expected in [
         ({"chief": ["a:1"], "worker": ["b:1"]}, {"type": "chief", "index": 0}, True),
         ({"chief": ["a:1"], "worker": ["b:1"]}, {"type": "worker", "index": 0}, False),
@@ -102,4 +103,4 @@ def test_worker_roles_from_tf_config(monkeypatch):
         ({"worker": ["a:1", "b:1"]}, {"type": "worker", "index": 1}, False),
     ]:
         monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": task}))
-        assert train.worker_role()[0] is expected, (cluster, task)
+        assert distribute.worker_role()[0] is expected, (cluster, task)

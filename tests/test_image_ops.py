@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from components import image_ops
+from cyclegan import image_ops
 from tests.conftest import encode, random_pixels
 
 

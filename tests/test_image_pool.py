@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from components.cyclegan.image_pool import ImagePool
+from cyclegan.image_pool import ImagePool
 
 
 def _batch(value, n=1):

@@ -5,6 +5,7 @@ import io
 import json
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,10 +15,9 @@ from PIL import Image
 from tfx import v1 as tfx
 
 import local_runner
-from components import data_contract
 from components.image_example_gen import component as example_gen_component
-from components.image_example_gen import sources
 from components.preprocess.component import Preprocess
+from cyclegan import data_contract, sources
 from tests.conftest import encode, random_pixels
 
 
@@ -108,7 +108,7 @@ def messy_folder(tmp_path):
 def test_folder_ingest_reports_bad_files_and_keeps_every_good_one(tmp_path, messy_folder):
     raw_dir, pixel_dir = _run_ingest(example_gen_component.folder_example_gen(str(messy_folder)),
                                      tmp_path / "tfx")
-    report = json.load(open(os.path.join(raw_dir, "ingest_report.json")))
+    report = json.loads(Path(os.path.join(raw_dir, "ingest_report.json")).read_text())
     part = report["trainA"]
     assert part["seen"] == len(GOOD_TRAIN_A) + len(BAD_TRAIN_A)
     assert part["written"] == len(GOOD_TRAIN_A)
@@ -127,7 +127,7 @@ def test_folder_ingest_reports_bad_files_and_keeps_every_good_one(tmp_path, mess
     grey = images["trainA/grey.jpg"]
     assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()
     assert len(_pixel_images(pixel_dir, "testA", 32)) == 3  # test splits: crop size 32
-    counts = json.load(open(os.path.join(pixel_dir, "preprocess_counts.json")))
+    counts = json.loads(Path(os.path.join(pixel_dir, "preprocess_counts.json")).read_text())
     assert {s: c["images"] for s, c in counts.items()} == {
         s: report[s]["written"] for s in data_contract.SPLITS}
 
@@ -149,7 +149,7 @@ def test_multi_processing_beam_gives_the_same_output(tmp_path):
                                                       size=40)
     raw_dir, pixel_dir = _run_ingest(gen, tmp_path / "mp", beam_args=[
         "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
-    counts = json.load(open(os.path.join(pixel_dir, "preprocess_counts.json")))
+    counts = json.loads(Path(os.path.join(pixel_dir, "preprocess_counts.json")).read_text())
     assert counts["trainA"]["images"] == 300 and counts["testB"]["images"] == 4
     assert len(glob.glob(os.path.join(raw_dir, "Split-trainA", "*.gz"))) == 2  # 256 + 44
 
@@ -160,7 +160,7 @@ def test_tfds_source_on_mock_data(tmp_path, monkeypatch):
         raw_dir, pixel_dir = _run_ingest(
             example_gen_component.tfds_example_gen("cycle_gan/horse2zebra",
                                                    str(tmp_path / "tfds")), tmp_path / "tfx")
-    report = json.load(open(os.path.join(raw_dir, "ingest_report.json")))
+    report = json.loads(Path(os.path.join(raw_dir, "ingest_report.json")).read_text())
     assert {split: part["written"] for split, part in report.items()} == {
         split: 5 for split in data_contract.SPLITS}
     images = _pixel_images(pixel_dir, "trainB", 40)

@@ -6,6 +6,7 @@ import glob
 import io
 import json
 import os
+from pathlib import Path
 
 import pytest
 import tensorflow as tf
@@ -13,8 +14,7 @@ import yaml
 from PIL import Image
 
 import kubeflow_runner
-from components import serving_dir
-from components.cyclegan import export
+from cyclegan import serving_contract, serving_dir
 from tests import kfp_local
 from tests.conftest import encode, random_pixels
 from tests.test_local_runner import TINY
@@ -42,13 +42,13 @@ def test_kfp_local_executes_the_compiled_spec(tmp_path):
     jpeg = encode(random_pixels(50, 70), "JPEG")
     png = loaded.signatures["serving_default"](image_bytes=tf.constant([jpeg]))["png_bytes"]
     assert Image.open(io.BytesIO(png.numpy()[0])).size == (32, 32)
-    metrics = json.load(open(_task_output(first_root, "Evaluator", "evaluation",
-                                          "metrics.json")))
+    metrics = json.loads(Path(_task_output(first_root, "Evaluator", "evaluation",
+                                          "metrics.json")).read_text())
     assert metrics["blessed"] and metrics["baseline_version"] is None
 
     # The same spec again, with the runtime parameter training_config set to 2 epochs: the
     # Trainer trains 2 epochs, and the Evaluator compares with the first push.
-    defaults = yaml.safe_load(open(spec_path))["root"]["inputDefinitions"]["parameters"]
+    defaults = yaml.safe_load(Path(spec_path).read_text())["root"]["inputDefinitions"]["parameters"]
     training_config = json.loads(defaults["training_config"]["defaultValue"])
     assert training_config["cyclegan_config"]["epochs"] == 1
     training_config["cyclegan_config"]["epochs"] = 2
@@ -56,11 +56,12 @@ def test_kfp_local_executes_the_compiled_spec(tmp_path):
     kfp_local.run_spec(spec_path, second_root, {"training_config": json.dumps(training_config)})
 
     model_dir = _task_output(second_root, "Trainer", "model", "Format-Serving")
-    assert json.load(open(os.path.join(model_dir, export.CONFIG_ASSET)))["epochs"] == 2
+    trained_config = Path(model_dir, serving_contract.CONFIG_ASSET).read_text()
+    assert json.loads(trained_config)["epochs"] == 2
     last_steps = sorted(int(tf.train.latest_checkpoint(path).rsplit("-", 1)[1])
                         for path in glob.glob(str(tmp_path / "root" / "checkpoints" / "*")))
     assert last_steps == [3, 6]  # 1 epoch, then 2 epochs, of 3 steps
-    metrics = json.load(open(_task_output(second_root, "Evaluator", "evaluation",
-                                          "metrics.json")))
+    metrics = json.loads(Path(_task_output(second_root, "Evaluator", "evaluation",
+                                          "metrics.json")).read_text())
     assert metrics["baseline_version"] == version
     assert metrics["baseline_metrics"] is not None

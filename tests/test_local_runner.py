@@ -3,6 +3,7 @@
 import io
 import json
 import os
+from pathlib import Path
 
 import pytest
 import tensorflow as tf
@@ -40,13 +41,13 @@ def test_synthetic_pipeline_end_to_end(tmp_path, capsys):
     result = _run(tmp_path)
     _assert_serves_both_directions(result.pushed_model)
     assert Image.open(result.translations_png).size == (3 * 32, 4 * 32)
-    report = json.load(open(result.ingest_report))
+    report = json.loads(Path(result.ingest_report).read_text())
     assert {split: part["written"] for split, part in report.items()} == {
         "trainA": 6, "trainB": 6, "testA": 3, "testB": 3}
     printed = capsys.readouterr().out
     assert result.pushed_model in printed and result.translations_png in printed
 
-    evaluation = json.load(open(result.evaluation))
+    evaluation = json.loads(Path(result.evaluation).read_text())
     assert evaluation["blessed"] and evaluation["baseline_metrics"] is None
     assert "ground_truth_l1_ab" in evaluation["metrics"]  # synthetic test images pair up
     assert any("FID skipped" in note for note in evaluation["notes"])
@@ -60,7 +61,7 @@ def test_synthetic_pipeline_end_to_end(tmp_path, capsys):
     strict = _run(tmp_path, "--set=bless_max_cycle_l1=0.001")
     assert strict.pushed_model is None and "cycle_l1_aba" in strict.failed_checks
     assert "NOT PUSHED" in capsys.readouterr().out
-    evaluation = json.load(open(strict.evaluation))
+    evaluation = json.loads(Path(strict.evaluation).read_text())
     assert not evaluation["blessed"] and evaluation["baseline_metrics"] is not None
     assert evaluation["baseline_version"] == int(os.path.basename(result.pushed_model))
     assert len(os.listdir(os.path.dirname(result.pushed_model))) == 1
@@ -87,7 +88,7 @@ def test_folder_pipeline_with_grayscale_and_bad_files(tmp_path):
     result = _run(tmp_path / "out", "--data", str(data))
 
     _assert_serves_both_directions(result.pushed_model)
-    report = json.load(open(result.ingest_report))
+    report = json.loads(Path(result.ingest_report).read_text())
     assert report["trainA"]["seen"] == report["trainA"]["written"] == 4  # grayscale included
     assert (report["trainB"]["seen"], report["trainB"]["written"]) == (4, 3)
     (skipped,) = report["trainB"]["skipped"]

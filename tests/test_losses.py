@@ -2,7 +2,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from components.cyclegan import losses
+from cyclegan import losses
 
 
 def test_bce_matches_keras_per_example():

@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from components.cyclegan import metrics
+from cyclegan import metrics
 
 
 def test_frechet_distance_matches_the_closed_form_for_gaussians():

@@ -10,14 +10,15 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import data_contract
-from components.cyclegan import train
-from pipeline.config import preset
+from cyclegan import data_contract
+from cyclegan.config import preset
+from cyclegan.model import CycleGan
 
 pytestmark = pytest.mark.slow
 
@@ -27,8 +28,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # one-process reference). TF_CONFIG comes from the environment.
 RUN_FN = r"""
 import json, os, sys
+from cyclegan import entry
 from pipeline import cli
-cli.prepare_process()
+entry.prepare_process()
 cli.configure_logging(verbose=False)
 import tensorflow as tf
 job, config_json, replicas = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -38,7 +40,7 @@ if replicas > 1:
         cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
 from tfx.components.trainer.fn_args_utils import FnArgs
 from components.trainer import run_fn
-from pipeline.config import Config
+from cyclegan.config import Config
 
 config = Config.from_dict(json.loads(config_json))
 data = os.path.join(os.path.dirname(job), "data")
@@ -162,7 +164,7 @@ def test_two_workers_train_as_one_process_with_two_replicas(data):
     multi = _checkpoint_variables(multi_checkpoints)
     single = _checkpoint_variables(single_checkpoints)
     initial_dir = str(data / "initial")
-    tf.train.Checkpoint(model=train.CycleGan(config)).save(os.path.join(initial_dir, "ckpt"))
+    tf.train.Checkpoint(model=CycleGan(config)).save(os.path.join(initial_dir, "ckpt"))
     assert _max_difference(multi, _checkpoint_variables(initial_dir)) > 1e-4  # it trained...
     assert _max_difference(multi, single) < 1e-5  # ...as one process with two replicas
     # Only the chief exports what is served.
@@ -174,7 +176,7 @@ def _wait_for(pattern, process, timeout_s):
     """Polls for a file; fails if the process ends or time runs out."""
     deadline = time.monotonic() + timeout_s
     while not glob.glob(pattern):
-        assert process.poll() is None, open(process.log_path).read()[-3000:]
+        assert process.poll() is None, Path(process.log_path).read_text()[-3000:]
         assert time.monotonic() < deadline, f"nothing matched {pattern}"
         time.sleep(0.2)
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.cyclegan import networks
-from pipeline.config import preset
+from cyclegan import networks
+from cyclegan.config import preset
 
 
 @pytest.mark.parametrize("generator", ["unet", "resnet"])

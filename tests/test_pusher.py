@@ -3,9 +3,9 @@ import os
 import pytest
 import tensorflow as tf
 
-from components import serving_dir
 from components.pusher import executor as pusher
 from components.pusher.executor import directory_fingerprint, push
+from cyclegan import serving_dir
 
 
 def _model(path, content: bytes):

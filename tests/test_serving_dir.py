@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from components import serving_dir
+from cyclegan import serving_dir
 
 
 def _version(base, name, loadable=True):

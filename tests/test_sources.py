@@ -4,7 +4,7 @@ import os
 import pytest
 from PIL import Image
 
-from components.image_example_gen import sources
+from cyclegan import sources
 from tests.conftest import encode, random_pixels
 
 

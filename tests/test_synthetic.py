@@ -3,7 +3,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from components import synthetic
+from cyclegan import synthetic
 
 
 def _decode(png: bytes) -> np.ndarray:

@@ -2,6 +2,7 @@ import io
 import json
 import logging
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,9 +10,9 @@ import tensorflow as tf
 import tf_keras as keras
 from PIL import Image
 
-from components import data_contract
-from components.cyclegan import export, samples, train
-from pipeline.config import preset
+from cyclegan import data_contract, export, samples, serving_contract, train
+from cyclegan.config import preset
+from cyclegan.model import CycleGan, EpochLinearDecay
 from tests.conftest import encode, random_pixels
 
 
@@ -40,7 +41,7 @@ def preprocessed(tmp_path, tiny_config):
 def test_fit_trains_logs_and_writes_outputs(tmp_path, tiny_config, preprocessed, caplog):
     caplog.set_level(logging.INFO, logger="cyclegan")
     run_dir = str(tmp_path / "run")
-    before = train.CycleGan(tiny_config).g_ab.get_weights()  # same seed, same initial weights
+    before = CycleGan(tiny_config).g_ab.get_weights()  # same seed, same initial weights
     model = train.fit(tiny_config, preprocessed["train_a"], preprocessed["train_b"],
                       preprocessed["test_a"], preprocessed["test_b"], run_dir)
     assert int(model.generator_optimizer.iterations.numpy()) == 3
@@ -49,7 +50,7 @@ def test_fit_trains_logs_and_writes_outputs(tmp_path, tiny_config, preprocessed,
     assert grid.size == (3 * 32, 2 * tiny_config.grid_images * 32)  # 3 columns, A rows + B rows
     assert tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")).endswith("-3")
     assert tf.io.gfile.glob(os.path.join(run_dir, "logs", "events.out.tfevents.*"))
-    assert '"epochs": 1' in open(os.path.join(run_dir, "config.json")).read()
+    assert '"epochs": 1' in Path(run_dir, "config.json").read_text()
     assert any("epoch 1/1" in m and "steps/s" in m and "ETA" in m for m in caplog.messages)
 
 
@@ -82,23 +83,23 @@ def test_non_finite_loss_stops_training(tmp_path, tiny_config, preprocessed):
 def test_learning_rate_follows_the_papers_epoch_rule():
     # 100 constant epochs then 100 of decay, 10 steps per epoch: the factor for 0-based
     # epoch e is 1 - max(0, e + 1 - 100) / 101.
-    schedule = train.EpochLinearDecay(2e-4, steps_per_epoch=10, constant_epochs=100,
+    schedule = EpochLinearDecay(2e-4, steps_per_epoch=10, constant_epochs=100,
                                       decay_epochs=100)
     for epoch, factor in [(0, 1.0), (99, 1.0), (100, 1 - 1 / 101), (150, 1 - 51 / 101),
                           (199, 1 / 101), (250, 0.0)]:
         for step in (epoch * 10, epoch * 10 + 9):
             assert float(schedule(step)) == pytest.approx(2e-4 * factor, rel=1e-6, abs=1e-12), step
-    constant = train.EpochLinearDecay(2e-4, steps_per_epoch=10, constant_epochs=40,
+    constant = EpochLinearDecay(2e-4, steps_per_epoch=10, constant_epochs=40,
                                       decay_epochs=0)
     assert float(constant(10_000)) == pytest.approx(2e-4)
 
 
 def test_export_serves_image_bytes_in_both_directions(tmp_path, tiny_config):
-    model = train.CycleGan(tiny_config)
+    model = CycleGan(tiny_config)
     export_dir = export.export_generators(model.g_ab, model.g_ba, tiny_config,
                                           str(tmp_path / "export"))
     loaded = tf.saved_model.load(export_dir)
-    saved_config = open(os.path.join(export_dir, export.CONFIG_ASSET)).read()
+    saved_config = Path(export_dir, serving_contract.CONFIG_ASSET).read_text()
     assert type(tiny_config).from_dict(json.loads(saved_config)) == tiny_config
     assert set(loaded.signatures) == {"serving_default", "translate_a_to_b", "translate_b_to_a",
                                       "translate_a_to_b_float", "translate_b_to_a_float"}
@@ -128,7 +129,7 @@ def test_export_serves_image_bytes_in_both_directions(tmp_path, tiny_config):
         loaded.signatures["translate_a_to_b"](image_bytes=tf.constant([b"not an image"]))
     again = loaded.signatures["translate_a_to_b"](image_bytes=tf.constant([jpeg]))["png_bytes"]
     assert again.numpy()[0] == default.numpy()[0]
-    info = json.load(open(os.path.join(export_dir, export.INFO_ASSET)))
+    info = json.loads(Path(os.path.join(export_dir, serving_contract.INFO_ASSET)).read_text())
     assert info["image_size"] == 32 and info["serving_default"] == "translate_a_to_b"
 
 
@@ -139,7 +140,7 @@ def pixels_batch(pixels):
 def test_our_fused_adam_updates_exactly_like_the_tutorials_adam():
     start = tf.random.normal([5, 7])
     ours, reference = tf.Variable(start), tf.Variable(start)
-    fused = train.CycleGan(preset("demo").replace(crop_size=32, load_size=32))._optimizer(1e-2)
+    fused = CycleGan(preset("demo").replace(crop_size=32, load_size=32))._optimizer(1e-2)
     plain = keras.optimizers.Adam(1e-2, beta_1=0.5)  # what the tutorial uses
     for step in range(20):
         gradient = tf.random.normal([5, 7], seed=step) * (10.0 ** (step % 4 - 3))
@@ -157,7 +158,7 @@ def test_our_fused_adam_updates_exactly_like_the_tutorials_adam():
      "norm_affine": False, "conv_bias": True},
 ], ids=["bfloat16", "float16", "xla", "paper-features"])
 def test_speed_and_paper_switches_train_with_float32_losses(tiny_config, changes):
-    model = train.CycleGan(tiny_config.replace(**changes))
+    model = CycleGan(tiny_config.replace(**changes))
     step = tf.function(lambda a, b: model.train_step(a, b, 2))
     before = [w.numpy() for w in model.generator_variables]
     # float16's dynamic loss scaling skips steps whose gradients overflow while it finds its

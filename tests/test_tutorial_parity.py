@@ -15,8 +15,9 @@ import tf_keras as keras
 
 from benchmarks import tutorial_step
 from benchmarks.tutorial_step import TutorialCycleGan
-from components.cyclegan import networks, train
-from pipeline.config import preset
+from cyclegan import networks
+from cyclegan.config import preset
+from cyclegan.model import CycleGan
 
 SIZE = 32
 
@@ -26,11 +27,11 @@ def _layers(model: keras.Model) -> List[keras.layers.Layer]:
             for inner in (_layers(layer) if isinstance(layer, keras.Model) else [layer])]
 
 
-def _pair(gan_loss: str) -> Tuple[train.CycleGan, TutorialCycleGan]:
+def _pair(gan_loss: str) -> Tuple[CycleGan, TutorialCycleGan]:
     """Ours (tutorial preset, or its paper-loss variant) and the tutorial's, same weights."""
     config = preset("tutorial").replace(crop_size=SIZE, load_size=SIZE, unet_dropout=0.0,
                                         gan_loss=gan_loss, pool_size=0)
-    ours = train.CycleGan(config)
+    ours = CycleGan(config)
     tutorial = TutorialCycleGan(SIZE, gan_loss)
     assert not any(isinstance(layer, keras.layers.Dropout)
                    for network in tutorial.networks for layer in _layers(network))
@@ -44,7 +45,7 @@ def _pair(gan_loss: str) -> Tuple[train.CycleGan, TutorialCycleGan]:
     return ours, tutorial
 
 
-def _our_networks(model: train.CycleGan) -> Tuple[keras.Model, ...]:
+def _our_networks(model: CycleGan) -> Tuple[keras.Model, ...]:
     return model.g_ab, model.g_ba, model.d_a, model.d_b  # the tutorial's G, F, D_X, D_Y
 
 

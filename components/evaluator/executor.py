@@ -8,7 +8,6 @@ Read from the directory rather than resolved from ML Metadata, it needs no Resol
 from __future__ import annotations
 
 import json
-import logging
 import os
 from typing import Any, Dict, List, NamedTuple
 
@@ -17,10 +16,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from components import data_contract, image_ops, serving_dir
-from components.cyclegan import export, metrics
-
-logger = logging.getLogger("cyclegan")
+from cyclegan import data_contract, image_ops, logger, metrics, serving_contract, serving_dir
 
 METRICS_FILE = "metrics.json"
 BLESSED, NOT_BLESSED = "BLESSED", "NOT_BLESSED"  # marker files, as TFX's validators write
@@ -51,7 +47,7 @@ def read_test_set(examples_uri: str, size: int) -> TestSet:
 
 
 def image_size(model_dir: str) -> int:
-    with tf.io.gfile.GFile(os.path.join(model_dir, export.INFO_ASSET)) as file:
+    with tf.io.gfile.GFile(os.path.join(model_dir, serving_contract.INFO_ASSET)) as file:
         return json.load(file)["image_size"]
 
 
@@ -59,8 +55,9 @@ def model_metrics(model_dir: str, test: TestSet, features) -> Dict[str, float]:
     loaded = tf.saved_model.load(model_dir)
 
     def signature(direction):
-        function = loaded.signatures[export.SIGNATURES[direction] + export.FLOAT_SUFFIX]
-        return lambda images: function(images=images)[export.FLOAT_KEY]
+        function = loaded.signatures[serving_contract.SIGNATURES[direction]
+                                     + serving_contract.FLOAT_SUFFIX]
+        return lambda images: function(images=images)[serving_contract.FLOAT_KEY]
 
     return metrics.evaluate(signature("a_to_b"), signature("b_to_a"), test.images_a,
                             test.images_b, test.sources_a, test.sources_b, features)

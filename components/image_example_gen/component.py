@@ -15,8 +15,8 @@ from tfx.components.example_gen.component import FileBasedExampleGen, QueryBased
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
-from components import data_contract
-from components.image_example_gen import executor, sources
+from components.image_example_gen import executor
+from cyclegan import data_contract, sources
 
 
 class FolderImageExampleGen(FileBasedExampleGen):

@@ -12,7 +12,6 @@ skipped.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from typing import Any, Dict, List
 
@@ -25,10 +24,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components import data_contract
-from components.image_example_gen import sources
-
-logger = logging.getLogger("cyclegan")
+from cyclegan import data_contract, logger, sources
 
 REPORT_FILE = "ingest_report.json"
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import os
 from typing import Any, Callable, Dict, Iterator, List
 
@@ -23,9 +22,7 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
-from components import data_contract, image_ops
-
-logger = logging.getLogger("cyclegan")
+from cyclegan import data_contract, image_ops, logger
 
 BATCH_SIZE = 32
 COUNTS_FILE = "preprocess_counts.json"

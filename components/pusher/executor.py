@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import time
 from typing import Any, Dict, List, Optional
@@ -26,9 +25,7 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
-from components import serving_dir
-
-logger = logging.getLogger("cyclegan")
+from cyclegan import logger, serving_dir
 
 
 def directory_fingerprint(path: str) -> str:

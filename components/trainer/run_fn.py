@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components.cyclegan import export, train
-from pipeline.config import Config
-
-logger = logging.getLogger("cyclegan")
+from cyclegan import distribute, export, logger, train
+from cyclegan.config import Config
 
 CONFIG_KEY = "cyclegan_config"
 CHECKPOINT_ROOT_KEY = "checkpoint_root"
@@ -48,7 +45,7 @@ def run_fn(fn_args: FnArgs) -> None:
                       checkpoint_dir=checkpoint_dir(fn_args.custom_config[CHECKPOINT_ROOT_KEY],
                                                     config, fn_args.train_files,
                                                     fn_args.eval_files))
-    chief, role = train.worker_role()
+    chief, role = distribute.worker_role()
     # Under MultiWorkerMirroredStrategy every worker must save; only the chief's is served.
     export_dir = (fn_args.serving_model_dir if chief
                   else os.path.join(fn_args.model_run_dir, "worker-exports", role))

@@ -16,7 +16,7 @@ from typing import Iterator, NamedTuple, Tuple
 import numpy as np
 from PIL import Image
 
-from components import data_contract
+from cyclegan import data_contract
 
 _SPLIT_STREAM = {data_contract.TRAIN_A: 1, data_contract.TRAIN_B: 2,
                  data_contract.TEST_A: 3, data_contract.TEST_B: 3}  # test splits share scenes

@@ -10,8 +10,8 @@ from typing import Sequence, Tuple
 
 import tensorflow as tf
 
-from components import data_contract, image_ops
-from pipeline.config import Config
+from cyclegan import data_contract, image_ops
+from cyclegan.config import Config
 
 
 def _files(patterns: Sequence[str] | str) -> list:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tu
 import tensorflow as tf
 from PIL import Image, ImageOps
 
-from components import data_contract
+from cyclegan import data_contract
 
 # A larger image is rejected from its header, before decoding: a decompression bomb.
 MAX_PIXELS = 64_000_000
@@ -181,7 +181,7 @@ def read_files(paths: List[str], root: str) -> Iterator[Item]:
 
 
 def render_synthetic(split: str, seed: int, size: int, start: int, stop: int) -> Iterator[Item]:
-    from components import synthetic
+    from cyclegan import synthetic
 
     for source, png in synthetic.generate(seed, split, size, start, stop):
         yield Item(source, png, None)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import tensorflow as tf
 
-from components import image_ops
+from cyclegan import image_ops
 
 GRID_FILE = "translations.png"
+
+
+class Grid(NamedTuple):
+    """The fixed test images of each domain that every summary translates."""
+    images_a: tf.Tensor  # float [n, h, w, 3] in [-1, 1]
+    images_b: tf.Tensor
 
 
 def translation_rows(model, images_a: tf.Tensor, images_b: tf.Tensor) -> tf.Tensor:

@@ -31,7 +31,7 @@ from typing import List
 import tensorflow as tf
 import tf_keras as keras
 
-from pipeline.config import Config
+from cyclegan.config import Config
 
 
 def _init() -> keras.initializers.Initializer:

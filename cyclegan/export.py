@@ -10,7 +10,8 @@ Signatures, per direction (A -> B is also `serving_default`):
       images: float32 [batch, image_size, image_size, 3] in [-1, 1] -> images: the same.
       For callers that preprocess themselves (and for the Evaluator).
 Bytes that are not an image fail the request with InvalidArgument; the model keeps serving.
-assets.extra/ holds serving_info.json (these conventions) and the training config.
+assets.extra/ holds serving_info.json (these conventions) and the training config. The
+names live in serving_contract.py, which clients import without TensorFlow.
 """
 
 from __future__ import annotations
@@ -20,15 +21,19 @@ import os
 
 import tensorflow as tf
 
-from components import image_ops
-from pipeline.config import Config
-
-BYTES_INPUT, BYTES_OUTPUT = "image_bytes", "png_bytes"
-FLOAT_KEY = "images"
-SIGNATURES = {"a_to_b": "translate_a_to_b", "b_to_a": "translate_b_to_a"}
-FLOAT_SUFFIX = "_float"
-CONFIG_ASSET = "assets.extra/cyclegan_config.json"  # TF Serving ignores assets.extra
-INFO_ASSET = "assets.extra/serving_info.json"
+from cyclegan import image_ops
+from cyclegan.config import Config
+from cyclegan.serving_contract import (
+    BYTES_INPUT,
+    BYTES_OUTPUT,
+    CONFIG_ASSET,
+    DEFAULT_SIGNATURE,
+    FLOAT_KEY,
+    FLOAT_SUFFIX,
+    INFO_ASSET,
+    SIGNATURES,
+    serving_info,
+)
 
 
 class _Translator(tf.Module):
@@ -48,22 +53,6 @@ class _Translator(tf.Module):
                                         fn_output_signature=tf.string)}
 
 
-def serving_info(config: Config) -> dict:
-    return {
-        "image_size": config.crop_size,
-        "resize": f"shorter side to image_size ({config.resize_method}), centre crop",
-        "directions": {"a_to_b": "domain A -> domain B", "b_to_a": "domain B -> domain A"},
-        "signatures": {
-            name: {"input": f"{BYTES_INPUT}: string [batch] of encoded images",
-                   "output": f"{BYTES_OUTPUT}: string [batch] of PNG images"}
-            for name in SIGNATURES.values()} | {
-            name + FLOAT_SUFFIX: {"input": f"{FLOAT_KEY}: float32 [batch, size, size, 3] in "
-                                           "[-1, 1]", "output": f"{FLOAT_KEY}: the same"}
-            for name in SIGNATURES.values()},
-        "serving_default": SIGNATURES["a_to_b"],
-    }
-
-
 def export_generators(g_ab, g_ba, config: Config, export_dir: str) -> str:
     """Writes the SavedModel, with its conventions and training config beside it."""
     module = _Translator(g_ab, g_ba, config)
@@ -80,7 +69,7 @@ def export_generators(g_ab, g_ba, config: Config, export_dir: str) -> str:
         signatures[name + FLOAT_SUFFIX] = tf.function(
             lambda images, generator=generator: {FLOAT_KEY: generator(images, training=False)},
             input_signature=[float_spec])
-    signatures["serving_default"] = signatures[SIGNATURES["a_to_b"]]
+    signatures[DEFAULT_SIGNATURE] = signatures[SIGNATURES["a_to_b"]]
     tf.saved_model.save(module, export_dir, signatures=signatures)
     for asset, text in ((CONFIG_ASSET, config.to_json()),
                         (INFO_ASSET, json.dumps(serving_info(config), indent=2))):
