@@ -23,6 +23,7 @@ from typing import Dict, List
 
 import components
 from cyclegan import entry
+from cyclegan.errors import UsageError
 from pipeline import cli, kubeflow_targets
 
 EXAMPLE_GEN_ALIAS = "ExampleGen"
@@ -91,7 +92,7 @@ def _memory_gb(text: str) -> float:
     """'16G' -> 16.0, '512Mi' -> 0.537: Kubernetes quantities, in GB as ResourceSpec wants."""
     match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]i?)?", text.strip())
     if not match:
-        raise SystemExit(f"error: memory size {text!r}: use e.g. 512M, 16G, 16Gi")
+        raise UsageError(f"memory size {text!r}: use e.g. 512M, 16G, 16Gi")
     return float(match.group(1)) * _MEMORY_UNITS_GB[match.group(2) or ""]
 
 
@@ -100,9 +101,9 @@ def _assignments(values: List[str], flag: str, known: List[str]) -> Dict[str, st
     for value in values:
         component, sep, amount = value.partition("=")
         if not sep or not amount:
-            raise SystemExit(f"error: {flag} takes COMPONENT=VALUE, got {value!r}")
+            raise UsageError(f"{flag} takes COMPONENT=VALUE, got {value!r}")
         if component not in known:
-            raise SystemExit(f"error: {flag}: unknown component {component!r}; choose from "
+            raise UsageError(f"{flag}: unknown component {component!r}; choose from "
                              f"{', '.join(known)}")
         result[component] = amount
     return result
@@ -138,7 +139,7 @@ def vertex_training(args: argparse.Namespace):
     if args.workers < 2:
         return None
     if not (args.vertex_project and args.vertex_region):
-        raise SystemExit("error: --workers > 1 needs --vertex-project and --vertex-region")
+        raise UsageError("--workers > 1 needs --vertex-project and --vertex-region")
     machine = {"machine_type": args.machine_type}
     if args.gpu_type:
         machine.update(accelerator_type=args.gpu_type, accelerator_count=args.gpu_count)
@@ -193,6 +194,7 @@ def write_specs(job_path: str, resources, defaults: Dict[str, object]) -> tuple[
     return spec_path, spec
 
 
+@cli.reports_errors
 def main(argv=None) -> int:
     args = parse_args(argv)
     entry.prepare_process()
@@ -203,25 +205,23 @@ def main(argv=None) -> int:
         batch_size=config.batch_size, vertex_flags=bool(args.vertex_project or args.vertex_region),
         endpoint=args.endpoint)
     if problems:
-        raise SystemExit("error: " + "\nerror: ".join(problems))
+        raise UsageError("\nerror: ".join(problems))
 
     from tfx import v1 as tfx
 
-    from pipeline.pipeline import SYNTHETIC, TFDS, create_pipeline
+    from pipeline import data_source
+    from pipeline.pipeline import create_pipeline
 
-    example_gen_id = ("SyntheticImageExampleGen" if args.data == SYNTHETIC else
-                      "TfdsImageExampleGen" if args.data.startswith(TFDS) else
-                      "FolderImageExampleGen")
+    data = data_source.parse(args.data, args.tfds_data_dir, local=False)
     serving_dir = args.serving_dir or os.path.join(args.pipeline_root, "serving",
                                                    args.model_name)
-    resources = resource_specs(args, example_gen_id)
+    resources = resource_specs(args, data.example_gen_id)
     pipeline = create_pipeline(
         pipeline_name=args.pipeline_name,
         pipeline_root=args.pipeline_root,
-        data=args.data,
+        data=data,
         config=config,
         serving_base_dir=serving_dir,
-        tfds_data_dir=args.tfds_data_dir,
         inception_weights=args.inception_weights,
         beam_pipeline_args=args.beam_args,
         platform_configs=resources,
@@ -240,7 +240,7 @@ def main(argv=None) -> int:
         spec, args.target, args.image, forbidden_paths=[
             os.path.dirname(os.path.abspath(module.__file__)) for module in (components, cli)])
     if problems:
-        raise SystemExit("error: the compiled spec cannot run on " + args.target + ":\n  "
+        raise UsageError(f"the compiled spec cannot run on {args.target}:\n  "
                          + "\n  ".join(problems))
     log.info("Wrote %s (Vertex AI PipelineJob) and %s (KFP pipeline spec) for %s: image %s, "
              "preset %s, pushes to %s", job_path, spec_path, args.target, args.image,

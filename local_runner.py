@@ -12,6 +12,7 @@ import os
 import sys
 
 from cyclegan import entry
+from cyclegan.errors import UsageError
 from pipeline import cli
 
 DEFAULT_OUTPUT_DIR = "runs/local"
@@ -36,6 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@cli.reports_errors
 def main(argv=None) -> int:
     args = parse_args(argv)
     entry.prepare_process()
@@ -43,9 +45,8 @@ def main(argv=None) -> int:
     config = cli.resolve_config(args)
 
     if config.batch_size % args.cpu_replicas:
-        print(f"error: --cpu-replicas {args.cpu_replicas} needs a batch_size that splits over "
-              f"them, e.g. --set batch_size={args.cpu_replicas}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--cpu-replicas {args.cpu_replicas} needs a batch_size that splits "
+                         f"over them, e.g. --set batch_size={args.cpu_replicas}")
 
     import tensorflow as tf  # after prepare_process()
 
@@ -56,22 +57,11 @@ def main(argv=None) -> int:
 
     from tfx import v1 as tfx
 
-    from cyclegan import sources
-    from pipeline import outputs
-    from pipeline.pipeline import SYNTHETIC, TFDS, create_pipeline
+    from pipeline import data_source, outputs
+    from pipeline.pipeline import create_pipeline
 
-    data = args.data
-    try:  # fail fast, before any pipeline work
-        if data.startswith(TFDS):
-            sources.check_tfds(data[len(TFDS):], args.tfds_data_dir)
-        elif data != SYNTHETIC:
-            listings = sources.check_folder(data)
-            data = os.path.abspath(data)
-            log.info("Data: %s (%s)", data, ", ".join(f"{split} {len(listing.images)} images"
-                                                      for split, listing in listings.items()))
-    except sources.DataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    data = data_source.parse(args.data, args.tfds_data_dir)
+    log.info("Data: %s", data.check())  # fails fast, before any pipeline work
     output_dir = os.path.abspath(args.output_dir)
     serving_base_dir = os.path.join(output_dir, "serving", args.model_name)
     metadata_path = os.path.join(output_dir, "metadata.sqlite")
@@ -84,7 +74,6 @@ def main(argv=None) -> int:
         data=data,
         config=config,
         serving_base_dir=serving_base_dir,
-        tfds_data_dir=args.tfds_data_dir,
         inception_weights=args.inception_weights,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             metadata_path),

@@ -23,7 +23,7 @@ maps them to [-1, 1] when the Trainer reads them.
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
+from typing import Dict, List, Tuple
 
 import tensorflow as tf
 
@@ -91,3 +91,8 @@ def parse_pixel_example(serialized: tf.Tensor, size: int) -> Tuple[tf.Tensor, tf
 def split_dir(artifact_uri: str, split: str) -> str:
     """TFX's directory for one split of an Examples artifact."""
     return f"{artifact_uri}/Split-{split}"
+
+
+def split_files(artifact_uri: str, split: str) -> List[str]:
+    """The data files of one split of an Examples artifact, in order."""
+    return sorted(tf.io.gfile.glob(f"{split_dir(artifact_uri, split)}/*"))

@@ -6,7 +6,7 @@ and per epoch: the deterministic part was done once in Beam.
 
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
@@ -27,11 +27,16 @@ def count_records(patterns: Sequence[str] | str) -> int:
         tf.constant(0, tf.int64), lambda count, _: count + 1))
 
 
+def examples(patterns: Sequence[str] | str, size: int) -> tf.data.Dataset:
+    """(uint8 [size, size, 3] image, source) pairs, in file order."""
+    return tf.data.TFRecordDataset(_files(patterns)).map(
+        lambda serialized: data_contract.parse_pixel_example(serialized, size),
+        num_parallel_calls=tf.data.AUTOTUNE)
+
+
 def images(patterns: Sequence[str] | str, size: int) -> tf.data.Dataset:
     """uint8 [size, size, 3] images, in file order."""
-    return tf.data.TFRecordDataset(_files(patterns)).map(
-        lambda serialized: data_contract.parse_pixel_example(serialized, size)[0],
-        num_parallel_calls=tf.data.AUTOTUNE)
+    return examples(patterns, size).map(lambda image, source: image)
 
 
 def jitter(image: tf.Tensor, config: Config) -> tf.Tensor:
@@ -66,7 +71,27 @@ def train_dataset(patterns_a, patterns_b, config: Config,
     return pairs.batch(global_batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE), steps
 
 
-def test_images(patterns, config: Config, count: int) -> tf.Tensor:
-    """The first `count` test images as one float [-1, 1] batch."""
-    batch = next(iter(images(patterns, config.crop_size).take(count).batch(count)))
-    return image_ops.to_unit_range(batch)
+class TestSet(NamedTuple):
+    """Both test splits in memory, read once for everything evaluated on them."""
+    images_a: tf.Tensor  # float [n, size, size, 3] in [-1, 1]
+    images_b: tf.Tensor
+    sources_a: List[str]
+    sources_b: List[str]
+
+
+def read_images(patterns, size: int, count: Optional[int] = None) -> Tuple[tf.Tensor, List[str]]:
+    """The first `count` (default: all) images as one float [-1, 1] batch, and their sources."""
+    dataset = examples(patterns, size)
+    if count is not None:
+        dataset = dataset.take(count)
+    pixels, sources = [], []
+    for image, source in dataset:
+        pixels.append(image)
+        sources.append(source.numpy().decode())
+    return image_ops.to_unit_range(tf.stack(pixels)), sources
+
+
+def read_test_set(patterns_a, patterns_b, size: int) -> TestSet:
+    images_a, sources_a = read_images(patterns_a, size)
+    images_b, sources_b = read_images(patterns_b, size)
+    return TestSet(images_a, images_b, sources_a, sources_b)

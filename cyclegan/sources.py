@@ -13,15 +13,12 @@ import tensorflow as tf
 from PIL import Image, ImageOps
 
 from cyclegan import data_contract
+from cyclegan.errors import DataError
 
 # A larger image is rejected from its header, before decoding: a decompression bomb.
 MAX_PIXELS = 64_000_000
 SYNTHETIC_PREFIX = "synthetic:"
 TFDS_PREFIX = "tfds:"
-
-
-class DataError(ValueError):
-    """The input data cannot be used; the message says what and where."""
 
 
 class Listing(NamedTuple):

@@ -35,8 +35,8 @@ def fit(config: Config, train_a, train_b, test_a, test_b, run_dir: str,
     manager = restore(model, checkpoint_dir)
     step_fn = distributed_step(strategy, model, config.batch_size)
     batches = iter(strategy.experimental_distribute_dataset(dataset))
-    grid = samples.Grid(input_pipeline.test_images(test_a, config, config.grid_images),
-                        input_pipeline.test_images(test_b, config, config.grid_images))
+    grid = samples.Grid(input_pipeline.read_images(test_a, config.crop_size, config.grid_images)[0],
+                        input_pipeline.read_images(test_b, config.crop_size, config.grid_images)[0])
     total_steps = steps_per_epoch * config.total_epochs
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs"))
     logger.info("Training %d steps (%d epochs x %d steps, global batch %d, %d replica(s)); "

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import re
 import sys
+from typing import Callable
 
 from cyclegan import config as config_lib
 from cyclegan import logger
+from cyclegan.errors import DataError, UsageError
 
 # TFX lines worth showing without --verbose: which component runs, and a known-harmless
 # warning that LocalDagRunner prints for every input channel, hidden.
@@ -78,8 +81,23 @@ def add_common_flags(parser: argparse.ArgumentParser, default_data: str | None) 
 
 
 def resolve_config(args: argparse.Namespace) -> config_lib.Config:
-    """Preset + --set overrides; exits with a clear message on a bad key or value."""
+    """Preset + --set overrides; a bad key or value is a UsageError saying which."""
     try:
         return config_lib.apply_overrides(config_lib.preset(args.preset), args.overrides)
     except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
+        raise UsageError(str(error)) from None
+
+
+def reports_errors(main: Callable[..., int]) -> Callable[..., int]:
+    """The one way a runner stops on a usage or data error: `error: <message>` on stderr and
+    exit code 2 (as argparse does for a bad flag), no traceback."""
+
+    @functools.wraps(main)
+    def wrapper(argv=None) -> int:
+        try:
+            return main(argv)
+        except (UsageError, DataError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+
+    return wrapper

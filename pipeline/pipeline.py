@@ -18,15 +18,13 @@ from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_t
 from tfx.utils import json_utils
 
 from components.evaluator.component import Evaluator
-from components.image_example_gen import component as example_gen_component
 from components.preprocess.component import Preprocess
 from components.pusher import executor as pusher_executor
 from components.trainer import run_fn
 from cyclegan import data_contract
 from cyclegan.config import Config
+from pipeline.data_source import DataSource
 
-SYNTHETIC = "synthetic"
-TFDS = "tfds:"
 RUN_FN = "components.trainer.run_fn.run_fn"  # dotted path: nothing uploaded at compile time
 
 
@@ -34,10 +32,9 @@ def create_pipeline(
     *,
     pipeline_name: str,
     pipeline_root: str,
-    data: str,
+    data: DataSource,
     config: Config,
     serving_base_dir: str,
-    tfds_data_dir: Optional[str] = None,
     inception_weights: Optional[str] = None,
     metadata_connection_config=None,
     beam_pipeline_args: Optional[List[str]] = None,
@@ -48,9 +45,7 @@ def create_pipeline(
 ) -> tfx.dsl.Pipeline:
     """Builds the pipeline.
 
-    data: "synthetic" for the built-in set; "tfds:NAME" for a TFDS dataset with trainA/
-      trainB/testA/testB splits (cycle_gan/*), read from tfds_data_dir (TFDS's default when
-      None); or a folder (local or bucket path) holding trainA/ trainB/ testA/ testB/.
+    data: where the images come from (data_source.parse(--data)).
     serving_base_dir: the Pusher writes <serving_base_dir>/<numeric version>/, the layout
       TF Serving polls (point --model_base_path at serving_base_dir).
     inception_weights: InceptionV3 weights (.h5) for FID; FID is skipped without them.
@@ -61,16 +56,7 @@ def create_pipeline(
     vertex_training: {"project", "region", "worker_pool_specs"} to run the Trainer as a
       Vertex AI training job, e.g. several workers (MultiWorkerMirroredStrategy via TF_CONFIG).
     """
-    if data == SYNTHETIC:
-        example_gen = example_gen_component.synthetic_example_gen(
-            seed=config.seed, train_count=config.synthetic_train_per_domain,
-            test_count=config.synthetic_test_per_domain, size=config.synthetic_image_size)
-    elif data.startswith(TFDS):
-        example_gen = example_gen_component.tfds_example_gen(data[len(TFDS):], tfds_data_dir)
-    else:
-        example_gen = example_gen_component.folder_example_gen(
-            tfx.dsl.experimental.RuntimeParameter(name="data_root", ptype=str, default=data)
-            if runtime_parameters else data)
+    example_gen = data.example_gen(config, runtime_parameters)
 
     preprocess = Preprocess(examples=example_gen.outputs["examples"],
                             load_size=config.load_size, crop_size=config.crop_size,

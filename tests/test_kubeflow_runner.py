@@ -8,6 +8,7 @@ import copy
 import importlib
 import json
 import os
+import re
 
 import kfp
 import pytest
@@ -180,9 +181,13 @@ def test_endpoint_uploads_and_starts_a_run(tmp_path, monkeypatch):
      "4 replicas .* need a batch_size that splits over them, got 1; use e.g. "
      "--set batch_size=4"),
 ])
-def test_bad_flags_say_what_is_wrong(tmp_path, flags, message):
-    with pytest.raises(SystemExit, match=message):
-        _compile(tmp_path, *flags)
+def test_bad_flags_say_what_is_wrong(tmp_path, capsys, flags, message):
+    output = tmp_path / "spec.json"
+    assert kubeflow_runner.main(["--image", IMAGE, "--pipeline-root", ROOT,
+                                 "--output-file", str(output), *flags]) == 2
+    printed = capsys.readouterr().err
+    assert printed.startswith("error: ") and re.search(message, printed)
+    assert not output.exists()  # refused before compiling
 
 
 def test_memory_sizes_are_kubernetes_quantities():

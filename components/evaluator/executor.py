@@ -9,41 +9,17 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List, NamedTuple
+from typing import Any, Dict, List
 
 import tensorflow as tf
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from cyclegan import data_contract, image_ops, logger, metrics, serving_contract, serving_dir
+from cyclegan import data_contract, input_pipeline, logger, metrics, serving_contract, serving_dir
 
 METRICS_FILE = "metrics.json"
 BLESSED, NOT_BLESSED = "BLESSED", "NOT_BLESSED"  # marker files, as TFX's validators write
-
-
-class TestSet(NamedTuple):
-    images_a: tf.Tensor  # float [n, size, size, 3] in [-1, 1]
-    images_b: tf.Tensor
-    sources_a: List[str]
-    sources_b: List[str]
-
-
-def _test_split(examples_uri: str, split: str, size: int):
-    files = tf.io.gfile.glob(os.path.join(data_contract.split_dir(examples_uri, split), "*"))
-    images, sources = [], []
-    for serialized in tf.data.TFRecordDataset(sorted(files)):
-        image, source = data_contract.parse_pixel_example(serialized, size)
-        images.append(image_ops.to_unit_range(image))
-        sources.append(source.numpy().decode())
-    return tf.stack(images), sources
-
-
-def read_test_set(examples_uri: str, size: int) -> TestSet:
-    """Both preprocessed test splits, read once for every model evaluated on them."""
-    images_a, sources_a = _test_split(examples_uri, data_contract.TEST_A, size)
-    images_b, sources_b = _test_split(examples_uri, data_contract.TEST_B, size)
-    return TestSet(images_a, images_b, sources_a, sources_b)
 
 
 def image_size(model_dir: str) -> int:
@@ -51,7 +27,7 @@ def image_size(model_dir: str) -> int:
         return json.load(file)["image_size"]
 
 
-def model_metrics(model_dir: str, test: TestSet, features) -> Dict[str, float]:
+def model_metrics(model_dir: str, test: input_pipeline.TestSet, features) -> Dict[str, float]:
     loaded = tf.saved_model.load(model_dir)
 
     def signature(direction):
@@ -76,7 +52,9 @@ class Executor(base_executor.BaseExecutor):
         features, note = metrics.inception_features(exec_properties.get("inception_weights"))
         logger.info("%s", note)
         model_dir = path_utils.serving_model_path(model.uri)
-        test = read_test_set(examples.uri, image_size(model_dir))
+        test = input_pipeline.read_test_set(
+            data_contract.split_files(examples.uri, data_contract.TEST_A),
+            data_contract.split_files(examples.uri, data_contract.TEST_B), image_size(model_dir))
         current = model_metrics(model_dir, test, features)
         serving_base = exec_properties["serving_base_dir"]
         served = serving_dir.latest_servable(serving_base)

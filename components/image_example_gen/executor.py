@@ -24,6 +24,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
+from components import beam_shards
 from cyclegan import data_contract, logger, sources
 
 REPORT_FILE = "ingest_report.json"
@@ -43,10 +44,9 @@ class _WriteShard(beam.DoFn):
 
     def process(self, shard) -> Any:
         index, (reader, kwargs) = shard
-        path = shard_path(self._split_uri, index, self._shard_count)
         seen, written, skipped = 0, 0, []
-        # Write under a temporary name, then rename: a retried bundle never leaves half a file.
-        with tf.io.TFRecordWriter(path + ".tmp", options="GZIP") as writer:
+        with beam_shards.shard_writer(shard_path(self._split_uri, index, self._shard_count),
+                                      "GZIP") as writer:
             for item in reader(**kwargs):
                 seen += 1
                 stored, reason = ((None, item.error) if item.error
@@ -57,22 +57,19 @@ class _WriteShard(beam.DoFn):
                 writer.write(data_contract.make_raw_example(
                     stored, self._domain, item.source).SerializeToString())
                 written += 1
-        tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
         yield {"seen": seen, "written": written, "skipped": skipped}
 
 
-def _write_split_report(shard_results: List[Dict[str, Any]], path: str, split: str,
-                        ignored: List[str]) -> None:
-    skipped = sorted(item for result in shard_results for item in result["skipped"])
-    report = {
+def _split_report(split: str, shard_results: List[Dict[str, Any]],
+                  ignored: List[str]) -> Dict[str, Any]:
+    skipped = sorted(tuple(item) for result in shard_results for item in result["skipped"])
+    return {
         "split": split,
         "seen": sum(result["seen"] for result in shard_results),
         "written": sum(result["written"] for result in shard_results),
         "skipped": [{"path": source, "reason": reason} for source, reason in skipped],
         "ignored_non_images": ignored,
     }
-    with tf.io.gfile.GFile(path, "w") as file:
-        json.dump(report, file)
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -95,24 +92,14 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 f"no images in split(s) {empty} of {input_base or 'the source'}")
 
         examples.split_names = artifact_utils.encode_split_names(list(plans))
-        part_paths = {split: os.path.join(examples.uri, f".{split}.report.json")
-                      for split in plans}
-        with self._make_beam_pipeline() as pipeline:
-            for split, plan in plans.items():
-                split_uri = artifact_utils.get_split_uri([examples], split)
-                tf.io.gfile.makedirs(split_uri)
-                _ = (pipeline
-                     | f"Shards[{split}]" >> beam.Create(list(enumerate(plan.shards)))
-                     | f"Write[{split}]" >> beam.ParDo(_WriteShard(split, split_uri,
-                                                                   len(plan.shards)))
-                     | f"Collect[{split}]" >> beam.combiners.ToList()
-                     | f"Report[{split}]" >> beam.Map(_write_split_report, part_paths[split],
-                                                      split, plan.ignored))
-        report = {}
-        for split, path in part_paths.items():
-            with tf.io.gfile.GFile(path) as file:
-                report[split] = json.load(file)
-            tf.io.gfile.remove(path)
+        split_uris = {split: data_contract.split_dir(examples.uri, split) for split in plans}
+        for split_uri in split_uris.values():
+            tf.io.gfile.makedirs(split_uri)
+        report = beam_shards.run_per_split(
+            self._make_beam_pipeline, examples.uri,
+            {split: list(enumerate(plan.shards)) for split, plan in plans.items()},
+            lambda split: _WriteShard(split, split_uris[split], len(plans[split].shards)),
+            lambda split, results: _split_report(split, results, plans[split].ignored))
 
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(examples, write_split.to_file_format_str(

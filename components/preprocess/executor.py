@@ -1,11 +1,10 @@
 """Preprocess executor: raw examples -> uint8 pixel examples, in Beam.
 
-One Beam element per input shard file; a worker streams that file through tf.data in batches
-of BATCH_SIZE, runs one tf.function per batch (decode -> RGB -> resize -> centre crop, from
-image_ops, which the serving signature shares) and writes one output shard with the same
-index. Batching amortises the Python/TF call overhead that dominates per-image Beam work;
-shard-to-shard mapping keeps memory flat, runs shards in parallel and makes the output
-deterministic.
+One Beam element per input shard file (beam_shards); a worker streams that file through
+tf.data in batches of BATCH_SIZE, runs one tf.function per batch (decode -> RGB -> resize ->
+centre crop, from image_ops, which the serving signature shares) and writes one output shard
+with the same index. Batching amortises the Python/TF call overhead that dominates
+per-image Beam work.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
+from components import beam_shards
 from cyclegan import data_contract, image_ops, logger
 
 BATCH_SIZE = 32
@@ -59,7 +59,7 @@ class _PreprocessShard(beam.DoFn):
         input_path, output_path = paths
         batches = tf.data.TFRecordDataset(input_path, compression_type="GZIP").batch(BATCH_SIZE)
         count = 0
-        with tf.io.TFRecordWriter(output_path + ".tmp") as writer:
+        with beam_shards.shard_writer(output_path) as writer:
             for serialized in batches:
                 try:
                     pixels, sources = _batch_preprocessor(self._size, self._method)(serialized)
@@ -69,7 +69,6 @@ class _PreprocessShard(beam.DoFn):
                     writer.write(data_contract.make_pixel_example(
                         image.tobytes(), self._size, source).SerializeToString())
                 count += len(sources)
-        tf.io.gfile.rename(output_path + ".tmp", output_path, overwrite=True)
         yield count
 
 
@@ -106,34 +105,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         shards = {}
         for split in splits:
-            inputs = sorted(tf.io.gfile.glob(os.path.join(data_contract.split_dir(raw.uri, split),
-                                                          "*")))
             output_dir = data_contract.split_dir(out.uri, split)
             tf.io.gfile.makedirs(output_dir)
             shards[split] = [(path, os.path.join(output_dir, _output_name(path)))
-                             for path in inputs]
-        counts_dir = os.path.join(out.uri, ".counts")
-        tf.io.gfile.makedirs(counts_dir)
-        with self._make_beam_pipeline() as pipeline:
-            for split, pairs in shards.items():
-                _ = (pipeline
-                     | f"Shards[{split}]" >> beam.Create(pairs)
-                     | f"Preprocess[{split}]" >> beam.ParDo(
-                         _PreprocessShard(sizes[split], exec_properties["resize_method"]))
-                     | f"Count[{split}]" >> beam.CombineGlobally(sum)
-                     | f"Save[{split}]" >> beam.Map(_save_count,
-                                                    os.path.join(counts_dir, split)))
-        summary = {}
-        for split in splits:
-            with tf.io.gfile.GFile(os.path.join(counts_dir, split)) as file:
-                summary[split] = {"images": int(file.read()), "size": sizes[split]}
-        tf.io.gfile.rmtree(counts_dir)
+                             for path in data_contract.split_files(raw.uri, split)]
+        summary = beam_shards.run_per_split(
+            self._make_beam_pipeline, out.uri, shards,
+            lambda split: _PreprocessShard(sizes[split], exec_properties["resize_method"]),
+            lambda split, counts: {"images": sum(counts), "size": sizes[split]})
         with tf.io.gfile.GFile(os.path.join(out.uri, COUNTS_FILE), "w") as file:
             json.dump(summary, file, indent=2)
         out.set_json_value_custom_property("split_counts", summary)
         logger.info("Preprocessed images per split: %s", summary)
-
-
-def _save_count(count: int, path: str) -> None:
-    with tf.io.gfile.GFile(path, "w") as file:
-        file.write(str(count))
