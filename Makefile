@@ -2,7 +2,9 @@
 # requirements/requirements.lock changes).
 #
 #   make run    python local_runner.py on the built-in synthetic data (ARGS="..." for flags)
-#   make test   the test suite
+#   make test   the test suite (CI runs `make lint test`)
+#   make test-fast  the suite without the slow end-to-end runs (pytest -m "not slow")
+#   make lint   ruff: lint and format check (settings in pyproject.toml)
 #   make bench  benchmarks (figures in README)
 #   make lock   re-resolve requirements/requirements.lock
 #   make image  build the container image Kubeflow runs (IMAGE=registry/name:tag)
@@ -13,7 +15,7 @@ PY := $(VENV)/bin/python
 IMAGE ?= cyclegan-tfx:latest
 ARGS ?=
 
-.PHONY: install run test bench lock image kubeflow-spec clean
+.PHONY: install run test test-fast lint format bench lock image clean
 
 # tfx 1.21's own pins (ml-metadata / TFDV 1.21) only load on GLIBC >= 2.38, so plain
 # `pip install tfx` fails on Debian 12. The lock is resolved by uv with overrides
@@ -37,6 +39,23 @@ run: install
 
 test: install
 	$(PY) -m pytest tests $(ARGS)
+
+test-fast: install
+	$(PY) -m pytest tests -m "not slow" $(ARGS)
+
+$(VENV)/.lint-stamp: requirements/dev.lock
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	$(PYTHON) -m uv venv --quiet --allow-existing --python $(PYTHON) $(VENV)
+	$(PYTHON) -m uv pip install --quiet --python $(PY) -r requirements/dev.lock
+	touch $@
+
+lint: $(VENV)/.lint-stamp
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.lint-stamp
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 bench: install
 	$(PY) -m benchmarks $(ARGS)
