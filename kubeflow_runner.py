@@ -22,7 +22,7 @@ import sys
 from typing import Dict, List
 
 import components
-from cyclegan import entry
+from cyclegan import entry, logger
 from cyclegan.errors import UsageError
 from pipeline import cli, kubeflow_targets
 
@@ -197,9 +197,7 @@ def write_specs(job_path: str, resources, defaults: Dict[str, object]) -> tuple[
 @cli.reports_errors
 def main(argv=None) -> int:
     args = parse_args(argv)
-    entry.prepare_process()
-    log = cli.configure_logging(args.verbose)
-    config = cli.resolve_config(args)
+    config = cli.start(args)
     problems = kubeflow_targets.flag_problems(
         args.target, workers=args.workers, gpu_type=args.gpu_type, gpu_count=args.gpu_count,
         batch_size=config.batch_size, vertex_flags=bool(args.vertex_project or args.vertex_region),
@@ -242,7 +240,7 @@ def main(argv=None) -> int:
     if problems:
         raise UsageError(f"the compiled spec cannot run on {args.target}:\n  "
                          + "\n  ".join(problems))
-    log.info("Wrote %s (Vertex AI PipelineJob) and %s (KFP pipeline spec) for %s: image %s, "
+    logger.info("Wrote %s (Vertex AI PipelineJob) and %s (KFP pipeline spec) for %s: image %s, "
              "preset %s, pushes to %s", job_path, spec_path, args.target, args.image,
              args.preset, serving_dir)
 
@@ -254,7 +252,7 @@ def main(argv=None) -> int:
             spec_path, arguments={}, run_name=args.run_name,
             experiment_name=args.experiment, namespace=args.namespace,
             pipeline_root=args.pipeline_root)
-        log.info("Started run %s in experiment %r at %s", run.run_id, args.experiment,
+        logger.info("Started run %s in experiment %r at %s", run.run_id, args.experiment,
                  args.endpoint)
     return 0
 

@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from cyclegan import entry
+from cyclegan import entry, logger
 from cyclegan.errors import UsageError
 from pipeline import cli
 
@@ -40,9 +40,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 @cli.reports_errors
 def main(argv=None) -> int:
     args = parse_args(argv)
-    entry.prepare_process()
-    log = cli.configure_logging(args.verbose)
-    config = cli.resolve_config(args)
+    config = cli.start(args)
 
     if config.batch_size % args.cpu_replicas:
         raise UsageError(f"--cpu-replicas {args.cpu_replicas} needs a batch_size that splits "
@@ -61,11 +59,11 @@ def main(argv=None) -> int:
     from pipeline.pipeline import create_pipeline
 
     data = data_source.parse(args.data, args.tfds_data_dir)
-    log.info("Data: %s", data.check())  # fails fast, before any pipeline work
+    logger.info("Data: %s", data.check())  # fails fast, before any pipeline work
     output_dir = os.path.abspath(args.output_dir)
     serving_base_dir = os.path.join(output_dir, "serving", args.model_name)
     metadata_path = os.path.join(output_dir, "metadata.sqlite")
-    log.info("Preset %r, resolved config (* = differs from the tutorial's recipe):\n%s",
+    logger.info("Preset %r, resolved config (* = differs from the tutorial's recipe):\n%s",
              args.preset, config.describe())
 
     pipeline = create_pipeline(
@@ -79,7 +77,7 @@ def main(argv=None) -> int:
             metadata_path),
         beam_pipeline_args=args.beam_args,
     )
-    log.info("Running pipeline %r; outputs under %s", args.pipeline_name, output_dir)
+    logger.info("Running pipeline %r; outputs under %s", args.pipeline_name, output_dir)
     tfx.orchestration.LocalDagRunner().run(pipeline)
 
     result = outputs.latest_outputs(metadata_path, args.pipeline_name)

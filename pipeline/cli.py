@@ -11,6 +11,7 @@ from typing import Callable
 
 from cyclegan import config as config_lib
 from cyclegan import logger
+from cyclegan.entry import prepare_process
 from cyclegan.errors import DataError, UsageError
 
 # TFX lines worth showing without --verbose: which component runs, and a known-harmless
@@ -78,6 +79,14 @@ def add_common_flags(parser: argparse.ArgumentParser, default_data: str | None) 
                              "(default: cyclegan)")
     parser.add_argument("--verbose", action="store_true",
                         help="also show TFX and Beam INFO logs")
+
+
+def start(args: argparse.Namespace) -> config_lib.Config:
+    """What a runner does once its flags are parsed: the process set-up that must precede
+    TensorFlow, logging, and the config the flags ask for."""
+    prepare_process()
+    configure_logging(args.verbose)
+    return resolve_config(args)
 
 
 def resolve_config(args: argparse.Namespace) -> config_lib.Config:
