@@ -13,27 +13,20 @@ from client import backends, translate
 from components.pusher.executor import push
 from cyclegan import export, serving_contract
 from cyclegan.model import CycleGan
-from tests.conftest import SHARED_DATA, encode, random_pixels
+from tests.helpers import SHARED_DATA, encode, random_pixels, tiny_config
 from tests.serving_stand_ins import serve_grpc, serve_rest
 
 
 @pytest.fixture(scope="module")
-def serving_base(tmp_path_factory, tiny_config_module):
+def serving_base(tmp_path_factory):
     """A tiny model exported and pushed into <base>/cyclegan/<version>/."""
     root = tmp_path_factory.mktemp("serving")
-    model = CycleGan(tiny_config_module)
-    export.export_generators(model.g_ab, model.g_ba, tiny_config_module, str(root / "export"))
+    config = tiny_config()
+    model = CycleGan(config)
+    export.export_generators(model.g_ab, model.g_ba, config, str(root / "export"))
     base = str(root / "cyclegan")
     push(str(root / "export"), base)
     return base
-
-
-@pytest.fixture(scope="module")
-def tiny_config_module():
-    from cyclegan.config import preset
-
-    return preset("demo").replace(load_size=36, crop_size=32, generator_filters=4,
-                                  discriminator_filters=4)
 
 
 def _png_size(data: bytes):

@@ -6,7 +6,7 @@ import tensorflow as tf
 from PIL import Image
 
 from cyclegan import image_ops
-from tests.conftest import encode, random_pixels
+from tests.helpers import encode, random_pixels
 
 
 @pytest.mark.parametrize("fmt, mode", [("JPEG", "L"), ("PNG", "L"), ("PNG", "RGBA"),

@@ -18,7 +18,7 @@ import local_runner
 from components.image_example_gen import component as example_gen_component
 from components.preprocess.component import Preprocess
 from cyclegan import data_contract, sources
-from tests.conftest import encode, random_pixels
+from tests.helpers import encode, random_pixels
 
 
 def _run_ingest(example_gen, root, beam_args=()):

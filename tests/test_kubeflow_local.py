@@ -16,8 +16,7 @@ from PIL import Image
 import kubeflow_runner
 from cyclegan import serving_contract, serving_dir
 from tests import kfp_local
-from tests.conftest import encode, random_pixels
-from tests.test_local_runner import TINY
+from tests.helpers import TINY_FLAGS, encode, random_pixels
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +31,7 @@ def test_kfp_local_executes_the_compiled_spec(tmp_path):
     assert kubeflow_runner.main([
         "--image", "registry.example/cyclegan-tfx:1.0", "--pipeline-root",
         str(tmp_path / "root"), "--serving-dir", serving, "--output-file",
-        str(tmp_path / "spec.json"), *TINY]) == 0
+        str(tmp_path / "spec.json"), *TINY_FLAGS]) == 0
     spec_path = str(tmp_path / "spec.yaml")
 
     first_root = str(tmp_path / "first")

@@ -10,16 +10,11 @@ from PIL import Image
 
 import local_runner
 from pipeline import outputs
-from tests.conftest import encode, random_pixels
-
-TINY = ["--set=load_size=36", "--set=crop_size=32", "--set=generator_filters=4",
-        "--set=discriminator_filters=4", "--set=epochs=1", "--set=steps_per_epoch=3",
-        "--set=grid_images=2", "--set=synthetic_image_size=40",
-        "--set=synthetic_train_per_domain=6", "--set=synthetic_test_per_domain=3"]
+from tests.helpers import TINY_FLAGS, encode, random_pixels
 
 
 def _run(output_dir, *flags):
-    assert local_runner.main(["--output-dir", str(output_dir), *TINY, *flags]) == 0
+    assert local_runner.main(["--output-dir", str(output_dir), *TINY_FLAGS, *flags]) == 0
     return outputs.latest_outputs(os.path.join(output_dir, "metadata.sqlite"), "cyclegan")
 
 

@@ -16,9 +16,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cyclegan import data_contract
-from cyclegan.config import preset
 from cyclegan.model import CycleGan
+from tests.helpers import tiny_config, write_pixel_records
 
 pytestmark = pytest.mark.slow
 
@@ -52,21 +51,11 @@ run_fn.run_fn(FnArgs(
 """
 
 
-def _write_split(path, count, seed):
-    os.makedirs(path)
-    rng = np.random.default_rng(seed)
-    with tf.io.TFRecordWriter(os.path.join(path, "data.tfrecord")) as writer:
-        for index in range(count):
-            pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
-            writer.write(data_contract.make_pixel_example(
-                pixels.tobytes(), 32, str(index).encode()).SerializeToString())
-
-
 @pytest.fixture
 def data(tmp_path):
     for seed, (split, count) in enumerate({"trainA": 6, "trainB": 8, "testA": 2,
                                            "testB": 2}.items()):
-        _write_split(str(tmp_path / "data" / split), count, seed)
+        write_pixel_records(str(tmp_path / "data" / split / "data.tfrecord"), 32, count, seed)
     return tmp_path
 
 
@@ -97,10 +86,9 @@ def _free_ports(count):
 def _config(steps, checkpoint_every):
     """Tiny, and deterministic across processes: no random crop (load = crop size), flip,
     dropout or pool, so one process and two see the same numbers."""
-    return preset("demo").replace(
-        load_size=32, crop_size=32, random_flip=False, generator_filters=4,
-        discriminator_filters=4, unet_dropout=0.0, pool_size=0, batch_size=2, epochs=1,
-        steps_per_epoch=steps, checkpoint_every_steps=checkpoint_every, grid_images=2)
+    return tiny_config(load_size=32, crop_size=32, random_flip=False, unet_dropout=0.0,
+                       pool_size=0, batch_size=2, steps_per_epoch=steps,
+                       checkpoint_every_steps=checkpoint_every)
 
 
 def _start(job, config, name, replicas=1, tf_config=None):

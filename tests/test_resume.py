@@ -11,11 +11,11 @@ import time
 import tensorflow as tf
 
 import local_runner
-from tests.test_local_runner import TINY
+from tests.helpers import TINY_FLAGS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOTAL_STEPS = 300
-FLAGS = TINY + [f"--set=steps_per_epoch={TOTAL_STEPS}", "--set=checkpoint_every_steps=5"]
+FLAGS = [*TINY_FLAGS, f"--set=steps_per_epoch={TOTAL_STEPS}", "--set=checkpoint_every_steps=5"]
 
 
 def _wait_for_checkpoint(pattern: str, process: subprocess.Popen, timeout_s: float) -> None:

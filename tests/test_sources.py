@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from cyclegan import sources
-from tests.conftest import encode, random_pixels
+from tests.helpers import encode, random_pixels
 
 
 def test_plain_jpeg_and_png_are_stored_unchanged():

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from cyclegan import distribute
+from tests.helpers import tiny_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,11 +22,9 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from cyclegan.model import CycleGan
-from cyclegan.config import preset
+from cyclegan.config import Config
 
-config = preset("demo").replace(crop_size=32, load_size=32, generator_filters=4,
-                                discriminator_filters=4, unet_dropout=0.0, batch_size=2,
-                                pool_size=POOL, gan_loss="GAN_LOSS")
+config = Config.from_dict(json.loads(CONFIG_JSON))
 real_a = tf.random.stateless_uniform([2, 32, 32, 3], [1, 2], -1, 1)
 real_b = tf.random.stateless_uniform([2, 32, 32, 3], [3, 4], -1, 1)
 
@@ -62,7 +61,9 @@ print(json.dumps({
 
 @pytest.mark.parametrize("gan_loss", ["bce", "lsgan"])
 def test_two_replicas_take_the_same_step_as_one(gan_loss):
-    code = TWO_REPLICAS.replace("POOL", "0").replace("GAN_LOSS", gan_loss)
+    config = tiny_config(crop_size=32, load_size=32, unet_dropout=0.0, batch_size=2,
+                         pool_size=0, gan_loss=gan_loss)
+    code = TWO_REPLICAS.replace("CONFIG_JSON", repr(config.to_json()))
     output = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                             text=True, env=dict(os.environ, PYTHONPATH=REPO))
     assert output.returncode == 0, output.stderr[-3000:]
