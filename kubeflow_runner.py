@@ -194,6 +194,7 @@ def write_specs(job_path: str, resources, defaults: Dict[str, object]) -> tuple[
 
 
 def main(argv=None) -> int:
+    entry.require_stack("kubeflow_runner.py", argv)  # before anything imports TensorFlow
     args = parse_args(argv)
     entry.prepare_process()
     log = cli.configure_logging(args.verbose)

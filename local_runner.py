@@ -37,6 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    entry.require_stack("local_runner.py", argv)  # before anything imports TensorFlow
     args = parse_args(argv)
     entry.prepare_process()
     log = cli.configure_logging(args.verbose)
