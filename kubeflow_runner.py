@@ -205,6 +205,11 @@ def main(argv=None) -> int:
         endpoint=args.endpoint)
     if problems:
         raise SystemExit("error: " + "\nerror: ".join(problems))
+    output_dir, output_name = os.path.split(os.path.abspath(args.output_file))
+    problem = cli.output_dir_problem(output_dir)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
 
     from tfx import v1 as tfx
 
@@ -229,7 +234,6 @@ def main(argv=None) -> int:
         runtime_parameters=True,
         vertex_training=vertex_training(args),
     )
-    output_dir, output_name = os.path.split(os.path.abspath(args.output_file))
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
             default_image=args.image, use_pipeline_spec_2_1=True),

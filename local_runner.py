@@ -74,6 +74,10 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     output_dir = os.path.abspath(args.output_dir)
+    problem = cli.output_dir_problem(output_dir)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     serving_base_dir = os.path.join(output_dir, "serving", args.model_name)
     metadata_path = os.path.join(output_dir, "metadata.sqlite")
     log.info("Preset %r, resolved config (* = differs from the tutorial's recipe):\n%s",

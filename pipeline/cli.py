@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
+import tempfile
 
 from cyclegan import config as config_lib
 from cyclegan import logger
@@ -83,3 +85,17 @@ def resolve_config(args: argparse.Namespace) -> config_lib.Config:
         return config_lib.apply_overrides(config_lib.preset(args.preset), args.overrides)
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
+
+
+def output_dir_problem(path: str) -> str | None:
+    """Creates the folder if needed and writes a file in it; None if that works, else one line
+    saying why, so a run does not end in a traceback after its first steps."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            return None
+    except FileExistsError:  # makedirs' "File exists" means: there, but not a folder
+        reason = "it exists and is not a folder"
+    except OSError as error:
+        reason = error.strerror or str(error)
+    return f"cannot write the output folder {path}: {reason}"

@@ -113,3 +113,11 @@ def test_cpu_replicas_need_a_batch_that_splits(tmp_path, capsys):
 def test_bad_flag_value_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="epochs takes a value of type int"):
         local_runner.main(["--set", "epochs=many", "--output-dir", str(tmp_path)])
+
+
+def test_output_folder_that_cannot_be_written_is_one_line(tmp_path, capsys):
+    (tmp_path / "afile").write_bytes(b"")
+    output_dir = tmp_path / "afile" / "out"  # root writes anywhere, but not under a file
+    assert local_runner.main(["--output-dir", str(output_dir)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: cannot write the output folder {output_dir}: Not a directory\n")
