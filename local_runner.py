@@ -68,8 +68,10 @@ def main(argv=None) -> int:
         elif data != SYNTHETIC:
             listings = sources.check_folder(data)
             data = os.path.abspath(data)
-            log.info("Data: %s (%s)", data, ", ".join(f"{split} {len(listing.images)} images"
-                                                      for split, listing in listings.items()))
+            log.info("Data: %s (%s)", data, ", ".join(
+                f"{split} {len(listing.images)} images"
+                + (f" + {len(listing.unreadable)} unreadable, skipped" if listing.unreadable
+                   else "") for split, listing in listings.items()))
     except sources.DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
@@ -62,11 +62,13 @@ class _WriteShard(beam.DoFn):
 
 
 def _write_split_report(shard_results: List[Dict[str, Any]], path: str, split: str,
-                        ignored: List[str]) -> None:
-    skipped = sorted(item for result in shard_results for item in result["skipped"])
+                        unreadable: List[Tuple[str, str]], ignored: List[str]) -> None:
+    # Entries the listing found unreadable were seen, but never reached a shard.
+    skipped = sorted([*unreadable,
+                      *(item for result in shard_results for item in result["skipped"])])
     report = {
         "split": split,
-        "seen": sum(result["seen"] for result in shard_results),
+        "seen": len(unreadable) + sum(result["seen"] for result in shard_results),
         "written": sum(result["written"] for result in shard_results),
         "skipped": [{"path": source, "reason": reason} for source, reason in skipped],
         "ignored_non_images": ignored,
@@ -107,7 +109,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                                                                    len(plan.shards)))
                      | f"Collect[{split}]" >> beam.combiners.ToList()
                      | f"Report[{split}]" >> beam.Map(_write_split_report, part_paths[split],
-                                                      split, plan.ignored))
+                                                      split, plan.unreadable, plan.ignored))
         report = {}
         for split, path in part_paths.items():
             with tf.io.gfile.GFile(path) as file:
