@@ -196,6 +196,7 @@ def write_specs(job_path: str, resources, defaults: Dict[str, object]) -> tuple[
 
 @cli.reports_errors
 def main(argv=None) -> int:
+    entry.require_stack("kubeflow_runner.py", argv)  # before anything imports TensorFlow
     args = parse_args(argv)
     config = cli.start(args)
     problems = kubeflow_targets.flag_problems(
@@ -204,6 +205,8 @@ def main(argv=None) -> int:
         endpoint=args.endpoint)
     if problems:
         raise UsageError("\nerror: ".join(problems))
+    output_dir, output_name = os.path.split(os.path.abspath(args.output_file))
+    cli.check_output_dir(output_dir)
 
     from tfx import v1 as tfx
 
@@ -226,7 +229,6 @@ def main(argv=None) -> int:
         runtime_parameters=True,
         vertex_training=vertex_training(args),
     )
-    output_dir, output_name = os.path.split(os.path.abspath(args.output_file))
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
             default_image=args.image, use_pipeline_spec_2_1=True),

@@ -39,6 +39,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 @cli.reports_errors
 def main(argv=None) -> int:
+    entry.require_stack("local_runner.py", argv)  # before anything imports TensorFlow
     args = parse_args(argv)
     config = cli.start(args)
 
@@ -61,10 +62,11 @@ def main(argv=None) -> int:
     data = data_source.parse(args.data, args.tfds_data_dir)
     logger.info("Data: %s", data.check())  # fails fast, before any pipeline work
     output_dir = os.path.abspath(args.output_dir)
+    cli.check_output_dir(output_dir)
     serving_base_dir = os.path.join(output_dir, "serving", args.model_name)
     metadata_path = os.path.join(output_dir, "metadata.sqlite")
     logger.info("Preset %r, resolved config (* = differs from the tutorial's recipe):\n%s",
-             args.preset, config.describe())
+                args.preset, config.describe())
 
     pipeline = create_pipeline(
         pipeline_name=args.pipeline_name,

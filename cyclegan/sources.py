@@ -24,23 +24,37 @@ TFDS_PREFIX = "tfds:"
 class Listing(NamedTuple):
     images: List[str]  # absolute paths of candidate image files, sorted
     ignored: List[str]  # other files (hidden, non-image), sorted
+    unreadable: List[Tuple[str, str]]  # (path, reason): named like an image, but not a file
+
+
+def _unreadable_because(path: str) -> Optional[str]:
+    """Why an entry cannot be read as an image file, as far as stat tells; None if it can."""
+    try:
+        return "a folder, not an image file" if tf.io.gfile.stat(path).is_directory else None
+    except tf.errors.OpError as error:  # a broken or looping symbolic link, say
+        link = f"symbolic link to {os.readlink(path)!r}: " if os.path.islink(path) else ""
+        return f"cannot stat {link}{error.message}"
 
 
 def list_split(folder: str) -> Listing:
     """Lists one split folder: image files by extension (any case), everything else aside.
 
+    An entry named like an image that cannot be stat'ed, or is a folder, is listed as
+    unreadable with the reason, to be skipped and reported. Other folders are not looked into.
     Uses tf.io.gfile, so bucket paths (gs://, s3://) work as well as local ones.
     """
-    images, ignored = [], []
+    images, ignored, unreadable = [], [], []
     for name in sorted(tf.io.gfile.listdir(folder)):
         path = os.path.join(folder, name)
-        if tf.io.gfile.isdir(path):
-            continue
         if not name.startswith(".") and name.lower().endswith(data_contract.IMAGE_EXTENSIONS):
-            images.append(path)
-        else:
+            reason = _unreadable_because(path)
+            if reason:
+                unreadable.append((path, reason))
+            else:
+                images.append(path)
+        elif not tf.io.gfile.isdir(path):
             ignored.append(path)
-    return Listing(images, ignored)
+    return Listing(images, ignored, unreadable)
 
 
 def check_folder(root: str) -> Dict[str, Listing]:
@@ -53,11 +67,12 @@ def check_folder(root: str) -> Dict[str, Listing]:
         if not tf.io.gfile.isdir(folder):
             problems.append(f"missing split folder {folder!r}")
             continue
-        listings[split] = list_split(folder)
-        if not listings[split].images:
+        listing = listings[split] = list_split(folder)
+        if not listing.images:
             problems.append(
                 f"split folder {folder!r} holds no image files "
-                f"({', '.join(data_contract.IMAGE_EXTENSIONS)}, any letter case)")
+                f"({', '.join(data_contract.IMAGE_EXTENSIONS)}, any letter case)"
+                + "".join(f"; {path!r}: {reason}" for path, reason in listing.unreadable))
     if problems:
         raise DataError(
             f"data folder {root!r} must hold {'/, '.join(data_contract.SPLITS)}/ with images: "
@@ -158,6 +173,7 @@ class Item(NamedTuple):
 class SplitPlan(NamedTuple):
     shards: List[Tuple[Callable[..., Iterator[Item]], Dict[str, Any]]]  # none: an empty split
     ignored: List[str]  # files that are not image candidates
+    unreadable: List[Tuple[str, str]]  # (source, reason): skipped before reading
 
 
 SHARD_SIZE = 256  # images per output file
@@ -167,9 +183,13 @@ def _ranges(count: int) -> List[Tuple[int, int]]:
     return [(start, min(start + SHARD_SIZE, count)) for start in range(0, count, SHARD_SIZE)]
 
 
+def _source(path: str, root: str) -> str:
+    return os.path.relpath(path, root) if "://" not in path else path
+
+
 def read_files(paths: List[str], root: str) -> Iterator[Item]:
     for path in paths:
-        source = os.path.relpath(path, root) if "://" not in path else path
+        source = _source(path, root)
         try:
             with tf.io.gfile.GFile(path, "rb") as file:
                 yield Item(source, file.read(), None)
@@ -211,7 +231,7 @@ def plan_split(pattern: str, input_base: Optional[str]) -> SplitPlan:
         params = parse_synthetic_pattern(pattern)
         return SplitPlan([(render_synthetic, dict(split=params["split"], seed=params["seed"],
                                                   size=params["size"], start=start, stop=stop))
-                          for start, stop in _ranges(params["count"])], [])
+                          for start, stop in _ranges(params["count"])], [], [])
     if pattern.startswith(TFDS_PREFIX):
         params = parse_tfds_pattern(pattern)
         builder = _tfds_builder(params["name"], params["data_dir"])
@@ -225,13 +245,14 @@ def plan_split(pattern: str, input_base: Optional[str]) -> SplitPlan:
                   else [(None, None)])
         return SplitPlan([(read_tfds, dict(name=params["name"], split=params["split"],
                                            data_dir=params["data_dir"], start=start, stop=stop))
-                          for start, stop in ranges], [])
+                          for start, stop in ranges], [], [])
     if input_base is None:
         raise DataError(f"split pattern {pattern!r} needs an input folder")
     folder = os.path.dirname(os.path.join(input_base, pattern))
     listing = list_split(folder)
     return SplitPlan([(read_files, dict(paths=listing.images[start:stop], root=input_base))
-                      for start, stop in _ranges(len(listing.images))], listing.ignored)
+                      for start, stop in _ranges(len(listing.images))], listing.ignored,
+                     [(_source(path, input_base), reason) for path, reason in listing.unreadable])
 
 
 def check_tfds(name: str, data_dir: Optional[str], timeout_s: float = 5.0) -> None:

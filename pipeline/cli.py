@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import os
 import re
 import sys
+import tempfile
 from typing import Callable
 
 from cyclegan import config as config_lib
@@ -110,3 +112,17 @@ def reports_errors(main: Callable[..., int]) -> Callable[..., int]:
             return 2
 
     return wrapper
+
+
+def check_output_dir(path: str) -> None:
+    """Creates the folder if needed and writes a file in it, so a run does not end in a
+    traceback after its first steps; a UsageError saying why if that fails."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            return
+    except FileExistsError:  # makedirs' "File exists" means: there, but not a folder
+        reason = "it exists and is not a folder"
+    except OSError as error:
+        reason = error.strerror or str(error)
+    raise UsageError(f"cannot write the output folder {path}: {reason}")

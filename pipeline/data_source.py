@@ -36,8 +36,9 @@ class DataSource:
         if self.kind == "folder":
             listings = sources.check_folder(self.location)
             return f"{self.location} (" + ", ".join(
-                f"{split} {len(listing.images)} images" for split, listing in listings.items()
-            ) + ")"
+                f"{split} {len(listing.images)} images"
+                + (f" + {len(listing.unreadable)} unreadable, skipped" if listing.unreadable
+                   else "") for split, listing in listings.items()) + ")"
         return "the built-in synthetic set"
 
     def example_gen(self, config: Config, runtime_parameters: bool = False):

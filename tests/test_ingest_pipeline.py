@@ -13,9 +13,11 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 from tfx import v1 as tfx
+from tfx.utils import io_utils
 
 import local_runner
 from components.image_example_gen import component as example_gen_component
+from components.image_example_gen import driver as example_gen_driver
 from components.preprocess.component import Preprocess
 from cyclegan import data_contract, sources
 from tests.helpers import encode, random_pixels
@@ -130,6 +132,17 @@ def test_folder_ingest_reports_bad_files_and_keeps_every_good_one(tmp_path, mess
     counts = json.loads(Path(os.path.join(pixel_dir, "preprocess_counts.json")).read_text())
     assert {s: c["images"] for s, c in counts.items()} == {
         s: report[s]["written"] for s in data_contract.SPLITS}
+
+
+def test_driver_fingerprint_is_tfxs_and_survives_what_cannot_be_stat_ed(messy_folder):
+    pattern = str(messy_folder / "trainA" / "*")
+    clean = example_gen_driver.split_fingerprint("trainA", pattern)
+    assert clean == io_utils.generate_fingerprint("trainA", pattern)  # caches stay valid
+    os.symlink("gone.jpg", messy_folder / "trainA" / "dangling.jpg")
+    with pytest.raises(OSError):
+        io_utils.generate_fingerprint("trainA", pattern)  # what stopped the run before
+    broken = example_gen_driver.split_fingerprint("trainA", pattern)
+    assert broken != clean and f"num_files:{len(os.listdir(messy_folder / 'trainA'))}," in broken
 
 
 def test_same_input_gives_byte_identical_examples(tmp_path, messy_folder):

@@ -194,3 +194,13 @@ def test_memory_sizes_are_kubernetes_quantities():
     assert kubeflow_runner._memory_gb("16G") == 16.0
     assert kubeflow_runner._memory_gb("512M") == 0.512
     assert kubeflow_runner._memory_gb("1Gi") == pytest.approx(1.073741824)
+
+
+def test_output_folder_that_cannot_be_written_is_one_line(tmp_path, capsys):
+    (tmp_path / "afile").write_bytes(b"")
+    for output, reason in [(tmp_path / "afile" / "spec.json", "it exists and is not a folder"),
+                           (tmp_path / "afile" / "out" / "spec.json", "Not a directory")]:
+        assert kubeflow_runner.main(["--image", IMAGE, "--pipeline-root", ROOT,
+                                     "--output-file", str(output)]) == 2
+        assert capsys.readouterr().err == (
+            f"error: cannot write the output folder {output.parent}: {reason}\n")

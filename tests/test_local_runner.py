@@ -75,6 +75,10 @@ def test_folder_pipeline_with_grayscale_and_bad_files(tmp_path):
     _write(data / "trainA" / "gray.jpg", encode(random_pixels(48, 48, 9), "JPEG", "L"))
     _write(data / "trainB" / "broken.jpg", b"\xff\xd8\xff\xe0 not really a jpeg")
     _write(data / "trainB" / "README.txt", b"notes")
+    # Entries that cannot be stat'ed or read (TFX's own driver stops the run on the first two).
+    os.symlink("gone.jpg", data / "trainA" / "dangling.jpg")
+    os.symlink("loop.png", data / "trainB" / "loop.png")
+    (data / "trainB" / "folder.jpg").mkdir()
     for split in ("testA", "testB"):
         for index in range(2):
             _write(data / split / f"{index}.jpeg", encode(random_pixels(32, 32, index), "JPEG"))
@@ -83,10 +87,17 @@ def test_folder_pipeline_with_grayscale_and_bad_files(tmp_path):
 
     _assert_serves_both_directions(result.pushed_model)
     report = json.loads(Path(result.ingest_report).read_text())
-    assert report["trainA"]["seen"] == report["trainA"]["written"] == 4  # grayscale included
-    assert (report["trainB"]["seen"], report["trainB"]["written"]) == (4, 3)
-    (skipped,) = report["trainB"]["skipped"]
-    assert skipped["path"].endswith("broken.jpg") and "cannot decode" in skipped["reason"]
+    assert (report["trainA"]["seen"], report["trainA"]["written"]) == (5, 4)  # grayscale in
+    assert (report["trainB"]["seen"], report["trainB"]["written"]) == (6, 3)
+    reasons = {item["path"]: item["reason"] for part in report.values()
+               for item in part["skipped"]}
+    assert "cannot decode" in reasons["trainB/broken.jpg"]
+    assert "symbolic link to 'gone.jpg'" in reasons["trainA/dangling.jpg"]
+    assert "No such file or directory" in reasons["trainA/dangling.jpg"]
+    assert "Too many levels of symbolic links" in reasons["trainB/loop.png"]
+    assert "a folder" in reasons["trainB/folder.jpg"]
+    for part in report.values():
+        assert part["seen"] == part["written"] + len(part["skipped"])
     assert report["trainB"]["ignored_non_images"][0].endswith("README.txt")
 
 
@@ -107,3 +118,11 @@ def test_cpu_replicas_need_a_batch_that_splits(tmp_path, capsys):
 def test_bad_flag_value_is_a_clear_error(tmp_path, capsys):
     assert local_runner.main(["--set", "epochs=many", "--output-dir", str(tmp_path)]) == 2
     assert "error: epochs takes a value of type int" in capsys.readouterr().err
+
+
+def test_output_folder_that_cannot_be_written_is_one_line(tmp_path, capsys):
+    (tmp_path / "afile").write_bytes(b"")
+    output_dir = tmp_path / "afile" / "out"  # root writes anywhere, but not under a file
+    assert local_runner.main(["--output-dir", str(output_dir)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: cannot write the output folder {output_dir}: Not a directory\n")

@@ -71,12 +71,45 @@ def test_list_split_ignores_hidden_and_non_images(tmp_path):
         ".DS_Store", ".hidden.jpg", "notes.txt"]
 
 
+def test_list_split_sets_aside_entries_that_are_no_readable_file(tmp_path):
+    _make_folder(tmp_path, {"trainA": 1})
+    folder = tmp_path / "trainA"
+    os.symlink("gone.jpg", folder / "dangling.jpg")
+    os.symlink("loop.png", folder / "loop.png")
+    (folder / "folder.jpeg").mkdir()
+    (folder / "subfolder").mkdir()  # not named like an image: not looked into, as before
+    os.symlink("gone.txt", folder / "dangling.txt")  # not named like an image: ignored
+    listing = sources.list_split(str(folder))
+    assert listing.images == [str(folder / "0.JPG")]
+    assert listing.ignored == [str(folder / "dangling.txt")]
+    reasons = {os.path.basename(path): reason for path, reason in listing.unreadable}
+    assert sorted(reasons) == ["dangling.jpg", "folder.jpeg", "loop.png"]
+    assert reasons["dangling.jpg"].startswith("cannot stat symbolic link to 'gone.jpg'")
+    assert "No such file or directory" in reasons["dangling.jpg"]
+    assert "Too many levels of symbolic links" in reasons["loop.png"]
+    assert reasons["folder.jpeg"] == "a folder, not an image file"
+
+    plan = sources.plan_split("trainA/*", str(tmp_path))
+    assert [kwargs["paths"] for _, kwargs in plan.shards] == [listing.images]
+    assert [source for source, _ in plan.unreadable] == [
+        "trainA/dangling.jpg", "trainA/folder.jpeg", "trainA/loop.png"]
+
+
 def test_check_folder_names_missing_and_empty_splits(tmp_path):
     _make_folder(tmp_path, {"trainA": 1, "trainB": 1, "testA": 0})
     with pytest.raises(sources.DataError) as error:
         sources.check_folder(str(tmp_path))
     assert "holds no image files" in str(error.value) and "testA" in str(error.value)
     assert "missing split folder" in str(error.value) and "testB" in str(error.value)
+
+
+def test_check_folder_names_why_a_split_has_no_readable_image(tmp_path):
+    _make_folder(tmp_path, {split: 1 for split in ("trainA", "trainB", "testA", "testB")})
+    os.remove(tmp_path / "testA" / "0.JPG")
+    os.symlink("gone.jpg", tmp_path / "testA" / "dangling.jpg")
+    with pytest.raises(sources.DataError, match="testA' holds no image files .*dangling.jpg'"
+                                                ": cannot stat symbolic link to 'gone.jpg'"):
+        sources.check_folder(str(tmp_path))
 
 
 def test_check_folder_rejects_missing_root(tmp_path):

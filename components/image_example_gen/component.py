@@ -1,7 +1,8 @@
 """ExampleGen components for image sources; both run the same executor.
 
 `FolderImageExampleGen` is TFX's FileBasedExampleGen: its driver fingerprints the input files,
-so a re-run on unchanged files hits the cache and a changed file triggers a new run.
+so a re-run on unchanged files hits the cache and a changed file triggers a new run; an entry
+that cannot be stat'ed is left to the executor to skip and report (driver.py).
 `SyntheticImageExampleGen` and `TfdsImageExampleGen` are TFX's QueryBasedExampleGen: each
 split's "query" names what to read (the synthetic set's parameters; a TFDS dataset, split
 and data dir), so caching keys on them.
@@ -15,12 +16,13 @@ from tfx.components.example_gen.component import FileBasedExampleGen, QueryBased
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
-from components.image_example_gen import executor
+from components.image_example_gen import driver, executor
 from cyclegan import data_contract, sources
 
 
 class FolderImageExampleGen(FileBasedExampleGen):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+    DRIVER_CLASS = driver.FolderDriver  # an entry that cannot be stat'ed does not stop the run
 
 
 class SyntheticImageExampleGen(QueryBasedExampleGen):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
@@ -61,11 +61,13 @@ class _WriteShard(beam.DoFn):
 
 
 def _split_report(split: str, shard_results: List[Dict[str, Any]],
-                  ignored: List[str]) -> Dict[str, Any]:
-    skipped = sorted(tuple(item) for result in shard_results for item in result["skipped"])
+                  unreadable: List[Tuple[str, str]], ignored: List[str]) -> Dict[str, Any]:
+    # Entries the listing found unreadable were seen, but never reached a shard.
+    skipped = sorted([*(tuple(item) for item in unreadable),
+                      *(tuple(item) for result in shard_results for item in result["skipped"])])
     return {
         "split": split,
-        "seen": sum(result["seen"] for result in shard_results),
+        "seen": len(unreadable) + sum(result["seen"] for result in shard_results),
         "written": sum(result["written"] for result in shard_results),
         "skipped": [{"path": source, "reason": reason} for source, reason in skipped],
         "ignored_non_images": ignored,
@@ -99,7 +101,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             self._make_beam_pipeline, examples.uri,
             {split: list(enumerate(plan.shards)) for split, plan in plans.items()},
             lambda split: _WriteShard(split, split_uris[split], len(plans[split].shards)),
-            lambda split, results: _split_report(split, results, plans[split].ignored))
+            lambda split, results: _split_report(split, results, plans[split].unreadable,
+                                                  plans[split].ignored))
 
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(examples, write_split.to_file_format_str(
