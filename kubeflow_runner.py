@@ -23,7 +23,7 @@ from typing import Dict, List
 
 import components
 from cyclegan import entry, logger
-from cyclegan.errors import UsageError
+from cyclegan.entry import UsageError
 from pipeline import cli, kubeflow_targets
 
 EXAMPLE_GEN_ALIAS = "ExampleGen"

@@ -12,7 +12,7 @@ import os
 import sys
 
 from cyclegan import entry, logger
-from cyclegan.errors import UsageError
+from cyclegan.entry import UsageError
 from pipeline import cli
 
 DEFAULT_OUTPUT_DIR = "runs/local"

@@ -1,6 +1,7 @@
 """What every entry point (runners, the translate client, benchmarks) does first, before
-TensorFlow is imported, and the help format they share. Standard library only, so that the
-runners can say what to run instead under a Python without the stack."""
+TensorFlow is imported; the help format they share; the errors they report as one line
+(`error: <message>`, exit code 2, no traceback). Standard library only, so that the runners
+can say what to run instead under a Python without the stack."""
 
 from __future__ import annotations
 
@@ -10,6 +11,15 @@ import os
 import shlex
 import sys
 from typing import List, Optional, Sequence, Tuple
+
+
+class UsageError(ValueError):
+    """A flag, a config value or a combination of them that cannot work; says which and why."""
+
+
+class DataError(ValueError):
+    """The input data cannot be used; the message says what and where."""
+
 
 # TFX 1.21 installs on these Pythons only (the Makefile checks the same before installing).
 OLDEST_PYTHON, NEWEST_PYTHON = (3, 9), (3, 11)

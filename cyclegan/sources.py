@@ -13,7 +13,7 @@ import tensorflow as tf
 from PIL import Image, ImageOps
 
 from cyclegan import data_contract
-from cyclegan.errors import DataError
+from cyclegan.entry import DataError
 
 # A larger image is rejected from its header, before decoding: a decompression bomb.
 MAX_PIXELS = 64_000_000

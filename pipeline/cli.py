@@ -13,8 +13,7 @@ from typing import Callable
 
 from cyclegan import config as config_lib
 from cyclegan import logger
-from cyclegan.entry import prepare_process
-from cyclegan.errors import DataError, UsageError
+from cyclegan.entry import DataError, UsageError, prepare_process
 
 # TFX lines worth showing without --verbose: which component runs, and a known-harmless
 # warning that LocalDagRunner prints for every input channel, hidden.

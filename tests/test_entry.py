@@ -56,3 +56,22 @@ def test_runner_under_a_python_without_the_stack_says_what_to_run(bare_python, r
     assert "lacks tensorflow, tfx, apache_beam" in result.stderr
     assert result.stderr.endswith(
         f"make install && .venv/bin/python {runner} --data 'my data'\n")
+
+
+def test_help_shows_each_default_once():
+    import argparse
+
+    parser = argparse.ArgumentParser(formatter_class=entry.HelpFormatter)
+    parser.add_argument("--steps", type=int, default=20, help="steps per round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (default: 3)")
+    parser.add_argument("--name", default=None, help="a name")
+    text = " ".join(parser.format_help().split())
+    assert "steps per round (default: 20)" in text
+    assert text.count("(default: 3)") == 1
+    assert "a name" in text and "(default: None)" not in text
+
+
+def test_prepare_process_chooses_keras_2(monkeypatch):
+    monkeypatch.setenv("TF_USE_LEGACY_KERAS", "0")
+    entry.prepare_process()
+    assert os.environ["TF_USE_LEGACY_KERAS"] == "1"
