@@ -157,6 +157,7 @@ def test_same_input_gives_byte_identical_examples(tmp_path, messy_folder):
         assert contents(first) and contents(first) == contents(second)
 
 
+@pytest.mark.slow
 def test_multi_processing_beam_gives_the_same_output(tmp_path):
     gen = example_gen_component.synthetic_example_gen(seed=0, train_count=300, test_count=4,
                                                       size=40)

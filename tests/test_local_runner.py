@@ -5,6 +5,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 import tensorflow as tf
 from PIL import Image
 
@@ -31,6 +32,7 @@ def _assert_serves_both_directions(pushed_model):
         assert (image.format, image.size, image.mode) == ("PNG", (32, 32), "RGB")
 
 
+@pytest.mark.slow
 def test_synthetic_pipeline_end_to_end(tmp_path, capsys):
     result = _run(tmp_path)
     _assert_serves_both_directions(result.pushed_model)
@@ -67,6 +69,7 @@ def _write(path, data):
         file.write(data)
 
 
+@pytest.mark.slow
 def test_folder_pipeline_with_grayscale_and_bad_files(tmp_path):
     data = tmp_path / "data"
     for index in range(3):

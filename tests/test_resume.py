@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import tensorflow as tf
 
 import local_runner
@@ -27,6 +28,7 @@ def _wait_for_checkpoint(pattern: str, process: subprocess.Popen, timeout_s: flo
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, caplog):
     output_dir = str(tmp_path / "out")
     process = subprocess.Popen(
