@@ -9,6 +9,8 @@ Metrics (lower is better unless said otherwise), images in [-1, 1]:
                                     translations across images: near 0 means collapse
   fid_ab / fid_ba                   Frechet distance between InceptionV3 pool features of
                                     translations and of real target-domain images
+  kid_ab / kid_ba (+ _std)          Kernel Inception Distance of the same features: mean (and
+                                    standard deviation) over random subsets
 """
 
 from __future__ import annotations
@@ -43,6 +45,33 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
                  - 2.0 * trace_sqrt)
 
 
+def kernel_inception_distance(features_a: np.ndarray, features_b: np.ndarray,
+                              subsets: int = 100, subset_size: int = 1000,
+                              seed: int = 0) -> Tuple[float, float]:
+    """KID (Binkowski et al., 2018): the unbiased estimate of the squared MMD between two
+    samples (rows) under the kernel k(x, y) = (x.y / d + 1)^3, over `subsets` random subsets
+    of min(subset_size, n_a, n_b) rows of each, drawn without replacement. Returns (mean,
+    standard deviation over the subsets). Unbiased at any sample size, which FID is not."""
+    size = min(subset_size, len(features_a), len(features_b))
+    if size < 2:
+        raise ValueError(f"KID needs at least 2 rows in each set, got {size}")
+    rng = np.random.default_rng(seed)
+    dimensions = features_a.shape[1]
+
+    def kernel(x, y):
+        return (x @ y.T / dimensions + 1.0) ** 3
+
+    def within(k):  # mean over pairs i != j: the diagonal would bias the estimate upwards
+        return (k.sum() - np.trace(k)) / (size * (size - 1))
+
+    values = []
+    for _ in range(subsets):
+        x = features_a[rng.choice(len(features_a), size, replace=False)]
+        y = features_b[rng.choice(len(features_b), size, replace=False)]
+        values.append(within(kernel(x, x)) + within(kernel(y, y)) - 2.0 * kernel(x, y).mean())
+    return float(np.mean(values)), float(np.std(values))
+
+
 def inception_features(weights_path: Optional[str]) -> Tuple[Optional[Callable], str]:
     """(images in [-1, 1] -> 2048-d pool features, None when unavailable; a note saying
     which weights were used or why FID is skipped)."""
@@ -52,7 +81,7 @@ def inception_features(weights_path: Optional[str]) -> Tuple[Optional[Callable],
     if not tf.io.gfile.exists(path):
         return None, (f"FID skipped: no InceptionV3 weights at {path} (pass "
                       f"--inception-weights PATH to {INCEPTION_WEIGHTS_FILE}, or place it in "
-                      f"the Keras cache)")
+                      f"the Keras cache); KID too")
     model = keras.applications.InceptionV3(include_top=False, weights=None, pooling="avg",
                                            input_shape=(299, 299, 3))
     model.load_weights(path)
@@ -61,7 +90,7 @@ def inception_features(weights_path: Optional[str]) -> Tuple[Optional[Callable],
         # InceptionV3 takes [-1, 1] inputs, as our images are; only the size changes.
         return model(tf.image.resize(images, [299, 299], "bilinear"), training=False)
 
-    return features, f"FID from InceptionV3 weights {path}"
+    return features, f"FID and KID from InceptionV3 weights {path}"
 
 
 def _pairs(sources_a: Sequence[str], sources_b: Sequence[str]) -> List[Tuple[int, int]]:
@@ -101,8 +130,11 @@ def evaluate(translate_ab: Translate, translate_ba: Translate, images_a: tf.Tens
         def pool(images):
             return run(features, images).numpy().astype(np.float64)
 
-        metrics["fid_ab"] = frechet_distance(pool(fake_b), pool(images_b))
-        metrics["fid_ba"] = frechet_distance(pool(fake_a), pool(images_a))
+        for direction, fake, real in (("ab", fake_b, images_b), ("ba", fake_a, images_a)):
+            fake_features, real_features = pool(fake), pool(real)
+            metrics[f"fid_{direction}"] = frechet_distance(fake_features, real_features)
+            metrics[f"kid_{direction}"], metrics[f"kid_{direction}_std"] = (
+                kernel_inception_distance(fake_features, real_features))
     return metrics
 
 

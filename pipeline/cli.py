@@ -71,8 +71,8 @@ def add_common_flags(parser: argparse.ArgumentParser, default_data: str | None) 
              "--beam-arg=--direct_num_workers=2; repeatable")
     parser.add_argument(
         "--inception-weights", default=None, metavar="PATH",
-        help="InceptionV3 notop weights (.h5) for the Evaluator's FID; default: the Keras "
-             "cache (~/.keras/models/). Without them FID is skipped and the run says so")
+        help="InceptionV3 notop weights (.h5) for the Evaluator's FID and KID; default: the "
+             "Keras cache (~/.keras/models/). Without them both are skipped and the run says so")
     parser.add_argument("--pipeline-name", default="cyclegan",
                         help="TFX pipeline name (default: cyclegan)")
     parser.add_argument("--model-name", default="cyclegan",

@@ -15,6 +15,40 @@ def test_frechet_distance_matches_the_closed_form_for_gaussians():
     assert metrics.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
 
 
+def test_kid_is_near_zero_for_identical_sets_and_grows_with_a_shift():
+    rng = np.random.default_rng(0)
+    features, other = rng.normal(0.0, 1.0, (400, 16)), rng.normal(0.0, 1.0, (400, 16))
+    shifted = [metrics.kernel_inception_distance(features, other + shift)[0]
+               for shift in (0.25, 0.5, 1.0)]
+    assert 0 < shifted[0] < shifted[1] < shifted[2]
+    # Another sample of the same distribution: ~0, as an unbiased estimate must be. The
+    # same rows on both sides: slightly negative, as each row meets itself only across.
+    assert abs(metrics.kernel_inception_distance(features, other)[0]) < 0.05 * shifted[0]
+    assert -0.2 * shifted[0] < metrics.kernel_inception_distance(features, features)[0] <= 0
+    # Subsets of 100 of the 400 rows: the smallest shift still stands out from their spread.
+    mean, std = metrics.kernel_inception_distance(features, other + 0.25, subset_size=100)
+    assert mean > 3 * std > 0
+
+
+def test_kid_is_unbiased_on_two_samples():
+    """Samples of 2 rows from uniform {0, 1} (P) and uniform {1, 2} (Q), 1-d features. With
+    k(x, y) = (xy + 1)^3, MMD^2 = sum_j C(3, j) (E_P x^j - E_Q x^j)^2
+    = (0.5 - 4.5)^2 + 3 (0.5 - 2.5)^2 + 3 (0.5 - 1.5)^2 = 31. KID averaged over all 16
+    equally likely sample pairs is exactly that (a biased estimate would not be); for P
+    against P it is exactly 0, though single estimates are not."""
+    samples = {"P": [np.array([[x], [y]], float) for x in (0, 1) for y in (0, 1)],
+               "Q": [np.array([[x], [y]], float) for x in (1, 2) for y in (1, 2)]}
+
+    def mean_kid(first, second):
+        values = [metrics.kernel_inception_distance(a, b, subsets=1)[0]
+                  for a in samples[first] for b in samples[second]]
+        return np.mean(values), values
+
+    assert mean_kid("P", "Q")[0] == pytest.approx(31.0)
+    mean, values = mean_kid("P", "P")
+    assert mean == pytest.approx(0.0, abs=1e-12) and max(np.abs(values)) > 1.0
+
+
 def _images(seed, n=4):
     return tf.random.stateless_uniform([n, 8, 8, 3], [seed, 0], -1, 1)
 
@@ -53,6 +87,7 @@ def test_blessing_checks_name_what_failed():
 def test_fid_is_skipped_with_a_note_without_inception_weights(tmp_path):
     features, note = metrics.inception_features(str(tmp_path / "missing.h5"))
     assert features is None and "FID skipped" in note and "--inception-weights" in note
+    assert "KID" in note
 
 
 def test_fid_with_local_inception_weights(tmp_path):
@@ -64,4 +99,5 @@ def test_fid_with_local_inception_weights(tmp_path):
     assert path in note and features(_images(3, 2)).shape == (2, 2048)
     result = metrics.evaluate(lambda x: x, lambda x: -x, _images(4), _images(5), [], [],
                               features=features)
-    assert np.isfinite(result["fid_ab"]) and np.isfinite(result["fid_ba"])
+    for name in ("fid_ab", "fid_ba", "kid_ab", "kid_ba", "kid_ab_std", "kid_ba_std"):
+        assert np.isfinite(result[name]), name
