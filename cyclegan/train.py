@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Dict, NamedTuple, Optional
+from typing import Callable, Dict, NamedTuple, Optional
 
 import tensorflow as tf
 
@@ -17,12 +17,15 @@ from cyclegan.model import LOSS_NAMES, CycleGan
 
 def fit(config: Config, train_a, train_b, test_a, test_b, run_dir: str,
         checkpoint_dir: Optional[str] = None,
-        strategy: Optional[tf.distribute.Strategy] = None) -> CycleGan:
+        strategy: Optional[tf.distribute.Strategy] = None,
+        evaluate: Optional[Callable[[CycleGan], Dict[str, float]]] = None) -> CycleGan:
     """Trains for config.total_epochs, with checkpoints, TensorBoard logs and a sample grid.
 
     train_*/test_* are TFRecord file patterns of preprocessed examples. TensorBoard logs,
     the resolved config and translations.png go under run_dir; checkpoints under
     checkpoint_dir (default run_dir/checkpoints). Resumes from the latest checkpoint there.
+    evaluate: called after every epoch; what it returns goes to TensorBoard (eval/<name>)
+    and the epoch's log line.
     """
     strategy = strategy or distribute.choose_strategy()
     check_batch_splits(config.batch_size, strategy)
@@ -49,8 +52,10 @@ def fit(config: Config, train_a, train_b, test_a, test_b, run_dir: str,
             epoch = train_epoch(model, step_fn, batches, manager, grid, steps_per_epoch,
                                 total_steps, checkpoint_dir, strategy)
             manager.save(checkpoint_number=completed_steps(model))
+            evaluation = evaluate(model) if evaluate else {}
+            write_evaluation(evaluation, completed_steps(model))
             writer.flush()
-            progress.log_epoch(epoch, completed_steps(model), config.total_epochs)
+            progress.log_epoch(epoch, completed_steps(model), config.total_epochs, evaluation)
         write_image_summary(model, grid, completed_steps(model))
     write_grid(model, grid, run_dir)
     return model
@@ -180,6 +185,11 @@ def write_scalars(model: CycleGan, step_losses: Dict[str, float], step: int) -> 
     tf.summary.scalar("learning_rate", model.learning_rate(step - 1), step=step)
 
 
+def write_evaluation(evaluation: Dict[str, float], step: int) -> None:
+    for name, value in evaluation.items():
+        tf.summary.scalar(f"eval/{name}", value, step=step)
+
+
 def write_image_summary(model: CycleGan, grid: samples.Grid, step: int) -> None:
     rows = samples.translation_rows(model, *grid)
     tf.summary.image("translations (A, G(A), F(G(A)); B, F(B), G(F(B)))",
@@ -194,16 +204,19 @@ def write_grid(model: CycleGan, grid: samples.Grid, run_dir: str) -> None:
 
 
 class Progress:
-    """A line per epoch: its steps and speed, the ETA of the whole run, mean losses."""
+    """A line per epoch: its steps and speed, the ETA of the whole run, mean losses, and
+    the evaluation after it, if any."""
 
     def __init__(self, total_steps: int, start_step: int):
         self.total_steps = total_steps
         self.start_step = start_step
         self.start_time = time.time()
 
-    def log_epoch(self, epoch: EpochResult, step: int, total_epochs: int) -> None:
+    def log_epoch(self, epoch: EpochResult, step: int, total_epochs: int,
+                  evaluation: Dict[str, float]) -> None:
         rate = (step - self.start_step) / max(time.time() - self.start_time, 1e-9)
-        means = "  ".join(f"{name} {epoch.mean_losses[name]:.3f}" for name in LOSS_NAMES)
+        means = "  ".join([f"{name} {epoch.mean_losses[name]:.3f}" for name in LOSS_NAMES]
+                          + [f"{name} {value:.3f}" for name, value in evaluation.items()])
         logger.info("epoch %d/%d  %d steps in %.1fs (%.2f steps/s)  ETA %s  %s",
                     epoch.index + 1, total_epochs, epoch.steps, epoch.seconds,
                     epoch.steps / max(epoch.seconds, 1e-9),

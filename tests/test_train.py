@@ -17,16 +17,27 @@ def test_fit_trains_logs_and_writes_outputs(tmp_path, tiny_config, preprocessed,
     caplog.set_level(logging.INFO, logger="cyclegan")
     run_dir = str(tmp_path / "run")
     before = CycleGan(tiny_config).g_ab.get_weights()  # same seed, same initial weights
+    evaluated = []
+
+    def evaluate(model):  # after every epoch: to TensorBoard and the epoch's log line
+        evaluated.append(int(model.step.numpy()))
+        return {"score": 0.25}
+
     model = train.fit(tiny_config, preprocessed["train_a"], preprocessed["train_b"],
-                      preprocessed["test_a"], preprocessed["test_b"], run_dir)
-    assert int(model.generator_optimizer.iterations.numpy()) == 3
+                      preprocessed["test_a"], preprocessed["test_b"], run_dir,
+                      evaluate=evaluate)
+    assert int(model.generator_optimizer.iterations.numpy()) == 3 and evaluated == [3]
     assert any(not np.allclose(a, b) for a, b in zip(before, model.g_ab.get_weights()))
     grid = Image.open(os.path.join(run_dir, samples.GRID_FILE))
     assert grid.size == (3 * 32, 2 * tiny_config.grid_images * 32)  # 3 columns, A rows + B rows
     assert tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")).endswith("-3")
-    assert tf.io.gfile.glob(os.path.join(run_dir, "logs", "events.out.tfevents.*"))
+    (events,) = tf.io.gfile.glob(os.path.join(run_dir, "logs", "events.out.tfevents.*"))
+    tags = {value.tag for event in tf.compat.v1.train.summary_iterator(events)
+            for value in event.summary.value}
+    assert {"loss/cycle", "eval/score"} <= tags
     assert '"epochs": 1' in Path(run_dir, "config.json").read_text()
-    assert any("epoch 1/1" in m and "steps/s" in m and "ETA" in m for m in caplog.messages)
+    assert any("epoch 1/1" in m and "steps/s" in m and "ETA" in m and "score 0.250" in m
+               for m in caplog.messages)
 
 
 def test_fit_resumes_from_the_last_checkpoint(tmp_path, tiny_config, preprocessed, caplog):
