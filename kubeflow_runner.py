@@ -27,7 +27,7 @@ from cyclegan.entry import UsageError
 from pipeline import cli, kubeflow_targets
 
 EXAMPLE_GEN_ALIAS = "ExampleGen"
-COMPONENT_IDS = ("Preprocess", "Trainer", "Evaluator", "Pusher")
+COMPONENT_IDS = ("Preprocess", "DomainClassifier", "Trainer", "Evaluator", "Pusher")
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -11,6 +11,10 @@ Metrics (lower is better unless said otherwise), images in [-1, 1]:
                                     translations and of real target-domain images
   kid_ab / kid_ba (+ _std)          Kernel Inception Distance of the same features: mean (and
                                     standard deviation) over random subsets
+  domain_score_ab / _ba             (higher is better) mean probability, by a domain
+                                    classifier, that G(A) is a B image / that F(B) is an A image
+  domain_score_ab_untranslated / _ba_untranslated   the same for the test images as they
+                                    are: what doing nothing scores (the same for every model)
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import tensorflow as tf
 
 LOWER_IS_BETTER = ("cycle_l1_aba", "cycle_l1_bab", "identity_l1_a", "identity_l1_b",
                    "ground_truth_l1_ab", "ground_truth_l1_ba", "fid_ab", "fid_ba")
+DOMAIN_SCORES = ("domain_score_ab", "domain_score_ba")
 INCEPTION_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 DEFAULT_INCEPTION_WEIGHTS = os.path.join(os.path.expanduser("~"), ".keras", "models",
                                          INCEPTION_WEIGHTS_FILE)
@@ -102,13 +107,20 @@ def _pairs(sources_a: Sequence[str], sources_b: Sequence[str]) -> List[Tuple[int
     return [(i, index_b[key(s)]) for i, s in enumerate(sources_a) if key(s) in index_b]
 
 
+def batched(function: Translate, images: tf.Tensor, batch_size: int = 8) -> tf.Tensor:
+    """function over images in batches (bounded memory), concatenated."""
+    return tf.concat([function(images[i:i + batch_size])
+                      for i in range(0, int(images.shape[0]), batch_size)], 0)
+
+
 def evaluate(translate_ab: Translate, translate_ba: Translate, images_a: tf.Tensor,
              images_b: tf.Tensor, sources_a: Sequence[str], sources_b: Sequence[str],
-             features: Optional[Callable] = None, batch_size: int = 8) -> Dict[str, float]:
-    """Every metric above, from test images of both domains (float [-1, 1])."""
+             features: Optional[Callable] = None, domain_score: Optional[Translate] = None,
+             batch_size: int = 8) -> Dict[str, float]:
+    """Every metric above, from test images of both domains (float [-1, 1]). features: the
+    InceptionV3 pool (FID, KID); domain_score: images -> P(B) (domain scores)."""
     def run(translate, images):
-        return tf.concat([translate(images[i:i + batch_size])
-                          for i in range(0, int(images.shape[0]), batch_size)], 0)
+        return batched(translate, images, batch_size)
 
     fake_b, fake_a = run(translate_ab, images_a), run(translate_ba, images_b)
     metrics = {
@@ -135,13 +147,23 @@ def evaluate(translate_ab: Translate, translate_ba: Translate, images_a: tf.Tens
             metrics[f"fid_{direction}"] = frechet_distance(fake_features, real_features)
             metrics[f"kid_{direction}"], metrics[f"kid_{direction}_std"] = (
                 kernel_inception_distance(fake_features, real_features))
+    if domain_score is not None:
+        def probability_b(images):
+            return float(tf.reduce_mean(run(domain_score, images)))
+
+        metrics["domain_score_ab"] = probability_b(fake_b)
+        metrics["domain_score_ba"] = 1.0 - probability_b(fake_a)
+        metrics["domain_score_ab_untranslated"] = probability_b(images_a)
+        metrics["domain_score_ba_untranslated"] = 1.0 - probability_b(images_b)
     return metrics
 
 
 def blessing_failures(metrics: Dict[str, float], max_cycle_l1: float, min_output_spread: float,
                       baseline: Optional[Dict[str, float]] = None,
-                      baseline_margin: float = 0.1) -> List[str]:
-    """Why a model must not be served; empty when it may be."""
+                      baseline_margin: float = 0.1,
+                      min_domain_score: Optional[float] = None) -> List[str]:
+    """Why a model must not be served; empty when it may be. min_domain_score: None when
+    the domain scores must not count (no classifier, or one too inaccurate to trust)."""
     failures = [f"{name} is {value}, not finite" for name, value in sorted(metrics.items())
                 if not math.isfinite(value)]
     for name in ("output_spread_ab", "output_spread_ba"):
@@ -151,10 +173,19 @@ def blessing_failures(metrics: Dict[str, float], max_cycle_l1: float, min_output
     for name in ("cycle_l1_aba", "cycle_l1_bab"):
         if metrics[name] > max_cycle_l1:
             failures.append(f"{name} {metrics[name]:.4f} > threshold {max_cycle_l1}")
-    for name in LOWER_IS_BETTER:
+    domain_scores = DOMAIN_SCORES if min_domain_score is not None else ()
+    for name in domain_scores:
+        if metrics[name] < min_domain_score:
+            target = "B" if name.endswith("ab") else "A"
+            failures.append(f"{name} {metrics[name]:.4f} < {min_domain_score}: the domain "
+                            f"classifier does not see the translations as domain {target}")
+    for name in LOWER_IS_BETTER + domain_scores:
         if baseline and name in metrics and name in baseline:
-            limit = baseline[name] * (1.0 + baseline_margin)
-            if metrics[name] > limit:
+            if name in domain_scores:  # higher is better
+                worse = metrics[name] < baseline[name] * (1.0 - baseline_margin)
+            else:
+                worse = metrics[name] > baseline[name] * (1.0 + baseline_margin)
+            if worse:
                 failures.append(f"{name} {metrics[name]:.4f} is worse than the blessed "
                                 f"baseline's {baseline[name]:.4f} by more than "
                                 f"{baseline_margin:.0%}")
@@ -162,8 +193,9 @@ def blessing_failures(metrics: Dict[str, float], max_cycle_l1: float, min_output
 
 
 def format_table(metrics: Dict[str, float], baseline: Optional[Dict[str, float]]) -> str:
-    lines = [f"  {'metric':<22}{'model':>10}{'baseline':>10}"]
+    width = max(len(name) for name in metrics) + 2
+    lines = [f"  {'metric':<{width}}{'model':>10}{'baseline':>10}"]
     for name, value in sorted(metrics.items()):
         base = f"{baseline[name]:>10.4f}" if baseline and name in baseline else f"{'-':>10}"
-        lines.append(f"  {name:<22}{value:>10.4f}{base}")
+        lines.append(f"  {name:<{width}}{value:>10.4f}{base}")
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
   ExampleGen (folder, TFDS or synthetic) -> Preprocess (Beam) -> Trainer (run_fn)
     -> Evaluator (against the model serving has now) -> Pusher (blessed models only)
+  ExampleGen -> DomainClassifier -> Evaluator (domain scores)
 
 Every node runs as a container on Kubeflow: no Resolver node, which open-source Kubeflow
 Pipelines cannot run (the Evaluator reads its baseline from the serving directory).
@@ -17,6 +18,7 @@ from tfx.extensions.google_cloud_ai_platform import constants as vertex_constant
 from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_trainer
 from tfx.utils import json_utils
 
+from components.domain_classifier.component import DomainClassifier
 from components.evaluator.component import Evaluator
 from components.preprocess.component import Preprocess
 from components.pusher import executor as pusher_executor
@@ -48,9 +50,10 @@ def create_pipeline(
     data: where the images come from (data_source.parse(--data)).
     serving_base_dir: the Pusher writes <serving_base_dir>/<numeric version>/, the layout
       TF Serving polls (point --model_base_path at serving_base_dir).
-    inception_weights: InceptionV3 weights (.h5) for FID; FID is skipped without them.
+    inception_weights: InceptionV3 weights (.h5) for FID and KID; skipped without them.
     platform_configs: per component id (ExampleGen ids as built here, "Preprocess",
-      "Trainer", "Evaluator", "Pusher"), e.g. a KFP ResourceSpec with CPU, memory, GPUs.
+      "DomainClassifier", "Trainer", "Evaluator", "Pusher"), e.g. a KFP ResourceSpec with
+      CPU, memory, GPUs.
     runtime_parameters: expose per-run knobs as TFX RuntimeParameters (Kubeflow): the data
       folder ("data_root") and the training config JSON ("training_config", e.g. epochs).
     vertex_training: {"project", "region", "worker_pool_specs"} to run the Trainer as a
@@ -78,10 +81,15 @@ def create_pipeline(
             name="training_config", ptype=str, default=json_utils.dumps(trainer_config))
         if runtime_parameters else trainer_config)
 
+    # Judges the translations; trained on the data alone, so TFX's cache keeps it while only
+    # the CycleGAN's config changes.
+    classifier = DomainClassifier(examples=example_gen.outputs["examples"], config=config)
+
     evaluator = Evaluator(model=trainer.outputs["model"],
                           examples=preprocess.outputs["preprocessed"], config=config,
                           serving_base_dir=serving_base_dir,
-                          inception_weights=inception_weights)
+                          inception_weights=inception_weights,
+                          domain_classifier=classifier.outputs["model"])
 
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
@@ -90,7 +98,7 @@ def create_pipeline(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_base_dir)),
         custom_executor_spec=executor_spec.ExecutorClassSpec(pusher_executor.Executor))
 
-    components = [example_gen, preprocess, trainer, evaluator, pusher]
+    components = [example_gen, preprocess, classifier, trainer, evaluator, pusher]
     unknown = set(platform_configs or {}) - {c.id for c in components}
     if unknown:
         raise ValueError(f"no components {sorted(unknown)}; the pipeline has "

@@ -43,7 +43,8 @@ def evaluate(tmp_path, tiny_config):
             {"model": [model], "examples": [examples]},
             {"evaluation": [evaluation], "blessing": [blessing]},
             {"max_cycle_l1": max_cycle_l1, "min_output_spread": 0.0, "baseline_margin": 0.1,
-             "serving_base_dir": str(tmp_path / "serving" / "cyclegan")})
+             "serving_base_dir": str(tmp_path / "serving" / "cyclegan"),
+             "min_domain_score": 0.5, "domain_classifier_min_accuracy": 0.75})
         with open(os.path.join(evaluation.uri, evaluator.METRICS_FILE)) as file:
             return json.load(file), blessing
 

@@ -58,7 +58,8 @@ def test_spec_holds_only_what_the_target_runs(tmp_path, preset, data, example_ge
         "--cpu", "ExampleGen=2", "--cpu", "Preprocess=4", "--memory", "Trainer=32G",
         "--beam-arg=--runner=DataflowRunner", "--beam-arg=--region=europe-west4")
     assert kinds == {"container"}  # no resolver: open-source KFP runs every node
-    assert set(containers) == {example_gen, "Preprocess", "Trainer", "Evaluator", "Pusher"}
+    assert set(containers) == {example_gen, "Preprocess", "DomainClassifier", "Trainer",
+                               "Evaluator", "Pusher"}
     assert all(c.image == IMAGE for c in containers.values())
     assert kubeflow_targets.spec_problems(job["pipelineSpec"], target, IMAGE) == []
 

@@ -69,6 +69,7 @@ def test_components_hold_only_tfx_components():
     assert folders == {
         "image_example_gen": ["__init__.py", "component.py", "driver.py", "executor.py"],
         "preprocess": ["__init__.py", "component.py", "executor.py"],
+        "domain_classifier": ["__init__.py", "component.py", "executor.py"],
         "evaluator": ["__init__.py", "component.py", "executor.py"],
         "trainer": ["__init__.py", "run_fn.py"],
         "pusher": ["__init__.py", "executor.py"],

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import tensorflow as tf
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
 from PIL import Image
 
 import local_runner
@@ -17,6 +19,17 @@ from tests.helpers import TINY_FLAGS, encode, random_pixels
 def _run(output_dir, *flags):
     assert local_runner.main(["--output-dir", str(output_dir), *TINY_FLAGS, *flags]) == 0
     return outputs.latest_outputs(os.path.join(output_dir, "metadata.sqlite"), "cyclegan")
+
+
+def _classifier_executions(output_dir):
+    """States of the DomainClassifier's executions, in order."""
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = os.path.join(output_dir, "metadata.sqlite")
+    store = metadata_store.MetadataStore(connection)
+    types = {t.id: t.name for t in store.get_execution_types()}
+    return [metadata_store_pb2.Execution.State.Name(e.last_known_state)
+            for e in sorted(store.get_executions(), key=lambda e: e.id)
+            if types[e.type_id].endswith("DomainClassifier")]
 
 
 def _assert_serves_both_directions(pushed_model):
@@ -47,6 +60,8 @@ def test_synthetic_pipeline_end_to_end(tmp_path, capsys):
     assert evaluation["blessed"] and evaluation["baseline_metrics"] is None
     assert "ground_truth_l1_ab" in evaluation["metrics"]  # synthetic test images pair up
     assert any("FID skipped" in note for note in evaluation["notes"])
+    assert {"domain_score_ab", "domain_score_ba_untranslated"} <= set(evaluation["metrics"])
+    assert 0.0 <= evaluation["domain_classifier"]["accuracy_a"] <= 1.0
 
     # A re-run on the same inputs reuses every step from the cache: nothing new is pushed.
     assert _run(tmp_path).pushed_model == result.pushed_model
@@ -54,13 +69,15 @@ def test_synthetic_pipeline_end_to_end(tmp_path, capsys):
 
     # A model that fails a check is evaluated against the blessed one and not pushed.
     capsys.readouterr()
-    strict = _run(tmp_path, "--set=bless_max_cycle_l1=0.001")
+    # A new CycleGAN (2 steps) on the same data: TFX's cache keeps the domain classifier.
+    strict = _run(tmp_path, "--set=bless_max_cycle_l1=0.001", "--set=steps_per_epoch=2")
     assert strict.pushed_model is None and "cycle_l1_aba" in strict.failed_checks
     assert "NOT PUSHED" in capsys.readouterr().out
     evaluation = json.loads(Path(strict.evaluation).read_text())
     assert not evaluation["blessed"] and evaluation["baseline_metrics"] is not None
     assert evaluation["baseline_version"] == int(os.path.basename(result.pushed_model))
     assert len(os.listdir(os.path.dirname(result.pushed_model))) == 1
+    assert _classifier_executions(tmp_path) == ["COMPLETE", "CACHED", "CACHED"]
 
 
 def _write(path, data):

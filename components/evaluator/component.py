@@ -1,9 +1,10 @@
 """Evaluator: metrics of both generators on the test splits -> an evaluation and a blessing.
 
 A custom component rather than TFX's (TFMA) Evaluator: image-to-image metrics (cycle and
-identity L1, a ground truth where one exists, collapse, FID) are not TFMA's slice metrics.
-The blessing follows TFX's conventions (`blessed`, `current_model_id`), so TFX's Pusher works
-with it. The baseline is read from the serving directory (see executor.py), not resolved.
+identity L1, a ground truth where one exists, collapse, FID and KID, domain scores) are not
+TFMA's slice metrics. The blessing follows TFX's conventions (`blessed`, `current_model_id`),
+so TFX's Pusher works with it. The baseline is read from the serving directory (see
+executor.py), not resolved.
 """
 
 from __future__ import annotations
@@ -21,10 +22,15 @@ class EvaluatorSpec(component_spec.ComponentSpec):
         "baseline_margin": component_spec.ExecutionParameter(type=float),
         "serving_base_dir": component_spec.ExecutionParameter(type=str),
         "inception_weights": component_spec.ExecutionParameter(type=str, optional=True),
+        "min_domain_score": component_spec.ExecutionParameter(type=float),
+        "domain_classifier_min_accuracy": component_spec.ExecutionParameter(type=float),
     }
     INPUTS = {
         "model": component_spec.ChannelParameter(type=standard_artifacts.Model),
         "examples": component_spec.ChannelParameter(type=standard_artifacts.Examples),
+        # A DomainClassifier's model: adds the domain scores (and their blessing checks).
+        "domain_classifier": component_spec.ChannelParameter(type=standard_artifacts.Model,
+                                                             optional=True),
     }
     OUTPUTS = {
         "evaluation": component_spec.ChannelParameter(type=standard_artifacts.ModelEvaluation),
@@ -37,9 +43,12 @@ class Evaluator(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
     def __init__(self, model, examples, config, serving_base_dir: str,
-                 inception_weights: str | None = None):
+                 inception_weights: str | None = None, domain_classifier=None):
         super().__init__(spec=EvaluatorSpec(
             model=model, examples=examples, serving_base_dir=serving_base_dir,
+            domain_classifier=domain_classifier,
+            min_domain_score=config.bless_min_domain_score,
+            domain_classifier_min_accuracy=config.domain_classifier_min_accuracy,
             max_cycle_l1=config.bless_max_cycle_l1,
             min_output_spread=config.bless_min_output_spread,
             baseline_margin=config.bless_baseline_margin,

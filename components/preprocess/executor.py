@@ -48,6 +48,18 @@ def _batch_preprocessor(size: int, method: str) -> Callable:
     return preprocess
 
 
+def _raw_batches(paths: str | List[str]) -> tf.data.Dataset:
+    return tf.data.TFRecordDataset(paths, compression_type="GZIP").batch(BATCH_SIZE)
+
+
+def preprocessed_images(paths: List[str], size: int, method: str) -> tf.data.Dataset:
+    """uint8 images of raw example files, preprocessed as this component does, at any size:
+    for a consumer that needs a split at another size than the one written here (the domain
+    classifier reads the train splits exactly as the test splits were made)."""
+    preprocess = _batch_preprocessor(size, method)
+    return _raw_batches(paths).map(lambda serialized: preprocess(serialized)[0]).unbatch()
+
+
 class _PreprocessShard(beam.DoFn):
     """(input file, output file) -> the output file written; yields the images written."""
 
@@ -57,7 +69,7 @@ class _PreprocessShard(beam.DoFn):
 
     def process(self, paths) -> Iterator[int]:
         input_path, output_path = paths
-        batches = tf.data.TFRecordDataset(input_path, compression_type="GZIP").batch(BATCH_SIZE)
+        batches = _raw_batches(input_path)
         count = 0
         with beam_shards.shard_writer(output_path) as writer:
             for serialized in batches:
