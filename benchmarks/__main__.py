@@ -3,13 +3,14 @@ flags go to each of them."""
 
 import sys
 
-from benchmarks import ingest, ingest_memory, serving_latency, train_step
+from benchmarks import ingest, ingest_memory, quality, serving_latency, train_step
 
 BENCHMARKS = {
     "ingest": ingest.main,
     "ingest_memory": ingest_memory.main,
     "train_step": train_step.main,
     "serving_latency": serving_latency.main,
+    "quality": quality.main,
 }
 
 
