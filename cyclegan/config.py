@@ -69,16 +69,17 @@ class Config:
     # ...and, when the domain classifier is reliable, each direction's domain score (mean
     # P(target domain) of its translations) reaches this: the classifier sees the target
     # domain more often than not. Measured (README, "Domain classifier"): untrained and
-    # 3-step models score 0.001 (synthetic) and 0.12-0.17 (horse2zebra) from A to B, the
-    # trained synthetic demo 0.89.
+    # 3-step models score 0.001-0.002 (synthetic) and 0.13-0.21 (horse2zebra) from A to B;
+    # the trained synthetic demo 0.89, the demo preset on horse2zebra 0.52-0.86 from its
+    # second epoch on.
     bless_min_domain_score: float = 0.5
 
     # Domain classifier: a small CNN telling A from B, trained on the real train images (at
     # image_size, whatever crop_size) to judge translations. Below min_accuracy on the real
     # test images of either domain, its scores are reported as unreliable and not used for
-    # blessing (a coin flip scores 0.5; horse2zebra measured ~0.85-0.93, synthetic 1.0).
+    # blessing (a coin flip scores 0.5; measured: horse2zebra 0.84-0.93, synthetic 1.0).
     domain_classifier_image_size: int = 64
-    domain_classifier_steps: int = 600  # batches of 32, half A half B: ~30 s on 2 CPU cores
+    domain_classifier_steps: int = 600  # batches of 32, half A half B: 23-40 s on 2 CPU cores
     domain_classifier_min_accuracy: float = 0.75
 
     # Observability.
