@@ -22,11 +22,16 @@ class RunOutputs(NamedTuple):
     failed_checks: str  # why it was not blessed
 
 
-def latest_outputs(metadata_path: str, pipeline_name: str) -> RunOutputs:
+def read_store(metadata_path: str) -> metadata_store.MetadataStore:
+    """A local run's ML Metadata (SQLite), read-only."""
     connection = metadata_store_pb2.ConnectionConfig()
     connection.sqlite.filename_uri = metadata_path
     connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    store = metadata_store.MetadataStore(connection)
+    return metadata_store.MetadataStore(connection)
+
+
+def latest_outputs(metadata_path: str, pipeline_name: str) -> RunOutputs:
+    store = read_store(metadata_path)
     context = store.get_context_by_type_and_name("pipeline", pipeline_name)
     type_names = {t.id: t.name for t in store.get_artifact_types()}
     latest = {}

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import tensorflow as tf
-from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from PIL import Image
 
@@ -23,9 +22,7 @@ def _run(output_dir, *flags):
 
 def _classifier_executions(output_dir):
     """States of the DomainClassifier's executions, in order."""
-    connection = metadata_store_pb2.ConnectionConfig()
-    connection.sqlite.filename_uri = os.path.join(output_dir, "metadata.sqlite")
-    store = metadata_store.MetadataStore(connection)
+    store = outputs.read_store(os.path.join(output_dir, "metadata.sqlite"))
     types = {t.id: t.name for t in store.get_execution_types()}
     return [metadata_store_pb2.Execution.State.Name(e.last_known_state)
             for e in sorted(store.get_executions(), key=lambda e: e.id)
