@@ -16,8 +16,9 @@ from tfx import v1 as tfx
 
 import local_runner
 from components.image_example_gen import component as example_gen_component
+from components.preprocess import executor as preprocess_executor
 from components.preprocess.component import Preprocess
-from cyclegan import data_contract, sources
+from cyclegan import data_contract, image_ops, sources
 from tests.conftest import encode, random_pixels
 
 
@@ -152,6 +153,38 @@ def test_multi_processing_beam_gives_the_same_output(tmp_path):
     counts = json.loads(Path(os.path.join(pixel_dir, "preprocess_counts.json")).read_text())
     assert counts["trainA"]["images"] == 300 and counts["testB"]["images"] == 4
     assert len(glob.glob(os.path.join(raw_dir, "Split-trainA", "*.gz"))) == 2  # 256 + 44
+
+
+def _raw_shard(path, images):
+    with tf.io.TFRecordWriter(str(path), "GZIP") as writer:
+        for source, data in images.items():
+            writer.write(data_contract.make_raw_example(data, "A", source).SerializeToString())
+    return str(path)
+
+
+def test_a_shard_is_preprocessed_in_order_by_the_image_ops(tmp_path):
+    # More images than one batch of the writing loop, of several shapes.
+    images = {f"trainA/{index}.png": encode(random_pixels(30 + index % 7, 40, index), "PNG")
+              for index in range(preprocess_executor.BATCH_SIZE + 5)}
+    shard = preprocess_executor._PreprocessShard(32, "bicubic")
+    output = str(tmp_path / "out.tfrecord")
+    assert list(shard.process((_raw_shard(tmp_path / "in.gz", images), output))) == [len(images)]
+    written = [data_contract.parse_pixel_example(record, 32)
+               for record in tf.data.TFRecordDataset(output)]
+    assert [source.numpy().decode() for _, source in written] == list(images)
+    for (pixels, _), data in zip(written, images.values()):
+        np.testing.assert_array_equal(
+            pixels.numpy(), image_ops.preprocess(tf.constant(data), 32, "bicubic").numpy())
+
+
+def test_an_image_tensorflow_cannot_decode_is_named_and_leaves_no_output(tmp_path):
+    images = {"trainA/good.png": encode(random_pixels(36, 36), "PNG"),
+              "trainA/bad.jpg": encode(random_pixels(64, 64), "JPEG")[:400]}
+    shard = preprocess_executor._PreprocessShard(32, "bilinear")
+    output = tmp_path / "out.tfrecord"
+    with pytest.raises(RuntimeError, match="TensorFlow cannot decode 'trainA/bad.jpg'"):
+        list(shard.process((_raw_shard(tmp_path / "in.gz", images), str(output))))
+    assert not output.exists()
 
 
 def test_tfds_source_on_mock_data(tmp_path, monkeypatch):
