@@ -19,7 +19,8 @@ def main(argv) -> None:
     for name in names:
         if name not in BENCHMARKS:
             raise SystemExit(f"unknown benchmark {name!r}; choose from {sorted(BENCHMARKS)}")
-        print(f"=== {name} ===")
+        print(f"=== {name} ===\ncommand: python -m benchmarks {' '.join([name, *flags])}",
+              flush=True)
         BENCHMARKS[name](flags)
 
 
