@@ -162,29 +162,35 @@ def _raw_shard(path, images):
     return str(path)
 
 
-def test_a_shard_is_preprocessed_in_order_by_the_image_ops(tmp_path):
-    # More images than one batch of the writing loop, of several shapes.
+def test_shards_are_preprocessed_in_order_by_the_image_ops_one_file_each(tmp_path):
+    # Shards of one Beam element: the first longer than a batch of the writing loop, images
+    # of several shapes, an empty shard (its output file must exist, empty) and a short one.
     images = {f"trainA/{index}.png": encode(random_pixels(30 + index % 7, 40, index), "PNG")
-              for index in range(preprocess_executor.BATCH_SIZE + 5)}
-    shard = preprocess_executor._PreprocessShard(32, "bicubic")
-    output = str(tmp_path / "out.tfrecord")
-    assert list(shard.process((_raw_shard(tmp_path / "in.gz", images), output))) == [len(images)]
-    written = [data_contract.parse_pixel_example(record, 32)
-               for record in tf.data.TFRecordDataset(output)]
-    assert [source.numpy().decode() for _, source in written] == list(images)
-    for (pixels, _), data in zip(written, images.values()):
-        np.testing.assert_array_equal(
-            pixels.numpy(), image_ops.preprocess(tf.constant(data), 32, "bicubic").numpy())
+              for index in range(preprocess_executor.BATCH_SIZE + 8)}
+    names = list(images)
+    parts = [names[:-3], [], names[-3:]]
+    shards = [(_raw_shard(tmp_path / f"in{index}.gz", {name: images[name] for name in part}),
+               str(tmp_path / f"out{index}.tfrecord")) for index, part in enumerate(parts)]
+    written = preprocess_executor._PreprocessShards(32, "bicubic").process(shards)
+    assert list(written) == [len(images)]
+    for part, (_, output) in zip(parts, shards):
+        examples = [data_contract.parse_pixel_example(record, 32)
+                    for record in tf.data.TFRecordDataset(output)]
+        assert [source.numpy().decode() for _, source in examples] == part
+        for (pixels, _), name in zip(examples, part):
+            np.testing.assert_array_equal(pixels.numpy(), image_ops.preprocess(
+                tf.constant(images[name]), 32, "bicubic").numpy())
 
 
-def test_an_image_tensorflow_cannot_decode_is_named_and_leaves_no_output(tmp_path):
-    images = {"trainA/good.png": encode(random_pixels(36, 36), "PNG"),
-              "trainA/bad.jpg": encode(random_pixels(64, 64), "JPEG")[:400]}
-    shard = preprocess_executor._PreprocessShard(32, "bilinear")
-    output = tmp_path / "out.tfrecord"
+def test_an_image_tensorflow_cannot_decode_is_named_and_its_shard_not_written(tmp_path):
+    good = {"trainA/good.png": encode(random_pixels(36, 36), "PNG")}
+    bad = {"trainA/bad.jpg": encode(random_pixels(64, 64), "JPEG")[:400]}
+    shards = [(_raw_shard(tmp_path / f"in{index}.gz", images), tmp_path / f"out{index}.tfrecord")
+              for index, images in enumerate([good, bad])]
     with pytest.raises(RuntimeError, match="TensorFlow cannot decode 'trainA/bad.jpg'"):
-        list(shard.process((_raw_shard(tmp_path / "in.gz", images), str(output))))
-    assert not output.exists()
+        list(preprocess_executor._PreprocessShards(32, "bilinear").process(
+            [(raw, str(output)) for raw, output in shards]))
+    assert not shards[1][1].exists()
 
 
 def test_tfds_source_on_mock_data(tmp_path, monkeypatch):
