@@ -3,12 +3,13 @@ flags go to each of them."""
 
 import sys
 
-from benchmarks import ingest, ingest_memory, quality, serving_latency, train_step
+from benchmarks import fit, ingest, ingest_memory, quality, serving_latency, train_step
 
 BENCHMARKS = {
     "ingest": ingest.main,
     "ingest_memory": ingest_memory.main,
     "train_step": train_step.main,
+    "fit": fit.main,
     "serving_latency": serving_latency.main,
     "quality": quality.main,
 }
@@ -20,7 +21,8 @@ def main(argv) -> None:
     for name in names:
         if name not in BENCHMARKS:
             raise SystemExit(f"unknown benchmark {name!r}; choose from {sorted(BENCHMARKS)}")
-        print(f"=== {name} ===")
+        print(f"=== {name} ===\ncommand: python -m benchmarks {' '.join([name, *flags])}",
+              flush=True)
         BENCHMARKS[name](flags)
 
 

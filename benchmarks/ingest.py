@@ -1,85 +1,163 @@
-"""Ingestion speed: ExampleGen and Preprocess (real TFX components, LocalDagRunner, Beam
-DirectRunner) against a plain single-process TensorFlow decode -> resize -> normalise loop
-over the same images, measured in one run.
+"""Ingestion speed: the Preprocess component against the best plain TensorFlow pipeline for
+the same work, ExampleGen, and what compressing the records would cost and save.
 
-    python -m benchmarks ingest [--data ../shared/data/horse2zebra] [--load-size 286]
+    python -m benchmarks ingest [--data ../shared/data/horse2zebra] [--rounds 3] [--quick]
 
-Component times come from ML Metadata (each execution's start and end). Each pipeline runs
-twice, on one image per split and on all images; the difference is the work that scales with
-the data, and the one-image run is reported as the component's start-up.
+Preprocess runs as the TFX component (LocalDagRunner, Beam DirectRunner) on its real input,
+ExampleGen's output artifact. The plain pipeline is what a user would write without Beam or
+TFX (plain_preprocess below): tf.data over the same JPEG files, read and decoded in parallel
+(num_parallel_calls=AUTOTUNE), resized and centre-cropped by the same image ops, batched and
+prefetched, and one loop writing the same pixel tf.Examples (data_contract.make_pixel_example)
+to one TFRecord file per split. The run checks that both stored the same pixels for every
+image.
+
+Every timed run is a fresh process that imports everything before its clock starts, and
+runs twice: on one image per split (the start-up) and on all images. images/s is
+(all - 4) / (time on all - time on 4): the work that grows with the data, with tracing and
+other one-off costs paid in both runs and cancelled. Each round runs every case in a random
+order; figures are medians over the rounds. ExampleGen (read, validate, write raw examples) is
+timed the same way and has no ratio: the plain pipeline does none of its work.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import glob
+import hashlib
+import json
 import os
+import random
 import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
 from cyclegan import entry
 from pipeline import cli
 
 DEFAULT_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
                             "horse2zebra")
+# Where benchmarks keep what they make once (git-ignored, like every run's output).
+CACHE = os.path.join(os.path.dirname(__file__), "..", "runs", "bench")
+LOAD_SIZE, CROP_SIZE, METHOD = 286, 256, "bicubic"  # the paper preset's preprocessing
+# name -> (TFRecord compression type, zlib level; -1 is zlib's default, 6)
+CODECS = {"none": ("", -1), "GZIP": ("GZIP", -1), "GZIP-1": ("GZIP", 1), "ZLIB": ("ZLIB", -1)}
 
 
-def plain_loop(paths: List[str], load_size: int, crop_size: int) -> float:
-    """Images/s of decode -> resize -> normalise, one tf.function call per image."""
+def plain_preprocess(data: str, out_dir: str, load_size: int, crop_size: int,
+                     method: str) -> int:
+    """Preprocess's work as plain TensorFlow: writes out_dir/<split>/data.tfrecord; returns
+    the images written."""
     import tensorflow as tf
 
-    from cyclegan import image_ops
+    from cyclegan import data_contract, image_ops, sources
 
-    @tf.function
-    def prepare(encoded, size):
-        return image_ops.to_unit_range(image_ops.preprocess(encoded, size, "bicubic"))
-
-    datas = [(Path(path).read_bytes(), load_size if "/train" in path else crop_size)
-             for path in paths]
-    for size in {size for _, size in datas}:  # trace outside the timed loop
-        prepare(tf.constant(datas[0][0]), size)
-    start = time.perf_counter()
-    for data, size in datas:
-        prepare(tf.constant(data), size).numpy()
-    return len(datas) / (time.perf_counter() - start)
-
-
-def _component_seconds(metadata_path: str) -> Dict[str, float]:
-    from ml_metadata.metadata_store import metadata_store
-    from ml_metadata.proto import metadata_store_pb2
-
-    connection = metadata_store_pb2.ConnectionConfig()
-    connection.sqlite.filename_uri = metadata_path
-    store = metadata_store.MetadataStore(connection)
-    types = {t.id: t.name for t in store.get_execution_types()}
-    return {types[e.type_id].split(".")[-1]: (e.last_update_time_since_epoch
-                                              - e.create_time_since_epoch) / 1000.0
-            for e in store.get_executions()}
+    listings = sources.check_folder(data)
+    count = 0
+    for split in data_contract.SPLITS:
+        size = data_contract.stored_size(split, load_size, crop_size)
+        paths = listings[split].images
+        names = [os.path.relpath(path, data) for path in paths]  # as ExampleGen names them
+        batches = (tf.data.Dataset.from_tensor_slices((paths, names))
+                   .map(lambda path, name, size=size: (
+                        image_ops.preprocess(tf.io.read_file(path), size, method), name),
+                        num_parallel_calls=tf.data.AUTOTUNE)
+                   .batch(64)
+                   .prefetch(tf.data.AUTOTUNE))
+        os.makedirs(os.path.join(out_dir, split))
+        with tf.io.TFRecordWriter(os.path.join(out_dir, split, "data.tfrecord")) as writer:
+            for pixels, batch_names in batches.as_numpy_iterator():
+                for image, name in zip(pixels, batch_names):
+                    writer.write(data_contract.make_pixel_example(
+                        image.tobytes(), size, name).SerializeToString())
+                count += len(pixels)
+    return count
 
 
-def run_components(data: str, work_dir: str, load_size: int, crop_size: int,
-                   beam_args: List[str]) -> Tuple[Dict[str, float], str]:
+def preprocessed(load_size: int, crop_size: int, method: str,
+                 data: str = DEFAULT_DATA) -> Dict[str, str]:
+    """split -> TFRecord file of `data` preprocessed as Preprocess would (plain_preprocess),
+    made once under runs/bench/ and reused."""
+    from cyclegan import data_contract
+
+    target = os.path.join(CACHE, f"{os.path.basename(os.path.abspath(data))}-{load_size}-"
+                                 f"{crop_size}-{method}")
+    if not os.path.isdir(target):
+        partial = target + ".partial"  # renamed when complete: an interrupted run leaves none
+        shutil.rmtree(partial, ignore_errors=True)
+        plain_preprocess(data, partial, load_size, crop_size, method)
+        os.rename(partial, target)
+    return {split: os.path.join(target, split, "data.tfrecord") for split in data_contract.SPLITS}
+
+
+def run_pipeline(components: list, work: str, beam_args: List[str]) -> None:
     from tfx import v1 as tfx
 
-    from components.image_example_gen import component as example_gen_component
+    tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
+        pipeline_name="bench", pipeline_root=work, components=components, enable_cache=False,
+        beam_pipeline_args=beam_args,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            os.path.join(work, "metadata.sqlite"))))
+
+
+def preprocess_component(examples):
     from components.preprocess.component import Preprocess
 
-    example_gen = example_gen_component.folder_example_gen(data)
-    preprocess = Preprocess(examples=example_gen.outputs["examples"], load_size=load_size,
-                            crop_size=crop_size, resize_method="bicubic")
-    metadata_path = os.path.join(work_dir, "metadata.sqlite")
-    tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
-        pipeline_name="bench", pipeline_root=work_dir, components=[example_gen, preprocess],
-        enable_cache=False, beam_pipeline_args=beam_args,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            metadata_path)))
-    return _component_seconds(metadata_path), os.path.join(work_dir, "Preprocess")
+    return Preprocess(examples=examples, load_size=LOAD_SIZE, crop_size=CROP_SIZE,
+                      resize_method=METHOD)
 
 
-def _one_per_split(data: str, into: str) -> str:
+def _example_gen(data: str, work: str, beam_args: List[str]) -> Callable[[], object]:
+    from components.image_example_gen import component as example_gen_component
+
+    return functools.partial(run_pipeline, [example_gen_component.folder_example_gen(data)],
+                             work, beam_args)
+
+
+def _preprocess(examples_uri: str, work: str, beam_args: List[str]) -> Callable[[], object]:
+    from tfx import v1 as tfx
+
+    from cyclegan import data_contract
+
+    # ExampleGen's artifact as a pipeline hands it over: its URI and split names.
+    examples = tfx.dsl.Importer(
+        source_uri=examples_uri, artifact_type=tfx.types.standard_artifacts.Examples,
+        properties={"split_names": json.dumps(list(data_contract.SPLITS))}).with_id("raw")
+    return functools.partial(run_pipeline, [examples, preprocess_component(
+        examples.outputs["result"])], work, beam_args)
+
+
+def _plain(data: str, work: str, beam_args: List[str]) -> Callable[[], object]:
+    import tensorflow  # noqa: F401  (imported before the clock, as the others' imports)
+
+    return functools.partial(plain_preprocess, data, work, LOAD_SIZE, CROP_SIZE, METHOD)
+
+
+CASES = {"ExampleGen": _example_gen, "Preprocess": _preprocess, "plain": _plain}
+
+
+def _child(case: str, source: str, work: str, beam_args: List[str]) -> None:
+    """One timed run in this fresh process; prints {"seconds", "cpu_seconds"} as JSON."""
+    run = CASES[case](source, work, beam_args)  # imports happen here, before the clock
+    start, cpu = time.perf_counter(), time.process_time()
+    run()
+    print(json.dumps({"seconds": time.perf_counter() - start,
+                      "cpu_seconds": time.process_time() - cpu}))
+
+
+def _timed(case: str, source: str, work: str, beam_args: List[str]) -> Dict[str, float]:
+    output = subprocess.run(
+        [sys.executable, "-m", "benchmarks.ingest", "--child", case, source, work,
+         *(f"--beam-arg={arg}" for arg in beam_args)],
+        check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def one_per_split(data: str, into: str) -> str:
     from cyclegan import data_contract
 
     for split in data_contract.SPLITS:
@@ -89,47 +167,158 @@ def _one_per_split(data: str, into: str) -> str:
     return into
 
 
+def _examples_uri(work: str) -> str:
+    return glob.glob(os.path.join(work, "FolderImageExampleGen", "examples", "*"))[0]
+
+
+def _pixel_digests(files: List[str]) -> Dict[str, str]:
+    """source -> digest of (size, pixels) of every preprocessed example in files."""
+    import tensorflow as tf
+
+    from cyclegan import data_contract
+
+    digests = {}
+    for record in tf.data.TFRecordDataset(files):
+        parsed = tf.io.parse_single_example(record, data_contract.PIXEL_FEATURES)
+        digests[parsed[data_contract.SOURCE].numpy().decode()] = hashlib.sha256(
+            parsed[data_contract.PIXELS].numpy() + str(int(parsed[data_contract.SIZE])).encode()
+        ).hexdigest()
+    return digests
+
+
+def compare_outputs(preprocess_work: str, plain_work: str) -> Tuple[int, List[str]]:
+    """(images both stored, the sources whose pixels differ or are missing on one side)."""
+    ours = _pixel_digests(glob.glob(os.path.join(preprocess_work, "Preprocess", "preprocessed",
+                                                 "*", "Split-*", "*")))
+    plain = _pixel_digests(glob.glob(os.path.join(plain_work, "*", "data.tfrecord")))
+    return len(ours), sorted(s for s in set(ours) | set(plain) if ours.get(s) != plain.get(s))
+
+
+def measure_codecs(files: List[str], images: int, rounds: int) -> Dict[str, Dict[str, float]]:
+    """Per codec: bytes per image, and the seconds per image to write the records (one
+    thread, as Preprocess's writing loop) and to read them back (each epoch of training)."""
+    import tensorflow as tf
+
+    records = [r.numpy() for r in tf.data.TFRecordDataset(files).take(images)]
+    times = {codec: {"write": [], "read": []} for codec in CODECS}
+    sizes = {}
+    with tempfile.TemporaryDirectory() as work:
+        for _ in range(rounds):
+            for codec in random.sample(list(CODECS), len(CODECS)):
+                kind, level = CODECS[codec]
+                path = os.path.join(work, f"records-{codec}")
+                options = tf.io.TFRecordOptions(kind, compression_level=level)
+                start = time.perf_counter()
+                with tf.io.TFRecordWriter(path, options) as writer:
+                    for record in records:
+                        writer.write(record)
+                times[codec]["write"].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                tf.data.TFRecordDataset(path, kind).reduce(0, lambda count, _: count + 1)
+                times[codec]["read"].append(time.perf_counter() - start)
+                sizes[codec] = os.path.getsize(path)
+    return {codec: {"bytes": sizes[codec] / len(records),
+                    **{what: statistics.median(seconds) / len(records)
+                       for what, seconds in times[codec].items()}}
+            for codec in CODECS}
+
+
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=entry.HelpFormatter)
     parser.add_argument("--data", default=DEFAULT_DATA,
                         help="a trainA/trainB/testA/testB folder (default: horse2zebra in "
                              "../shared/data)")
-    parser.add_argument("--load-size", type=int, default=286)
-    parser.add_argument("--crop-size", type=int, default=256)
-    parser.add_argument("--beam-arg", dest="beam_args", action="append", default=[])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--codec-images", type=int, default=512,
+                        help="preprocessed records the compression figures are taken on")
+    parser.add_argument("--beam-arg", dest="beam_args", action="append", default=[],
+                        help="a Beam pipeline option for both components, e.g. "
+                             "--beam-arg=--direct_running_mode=multi_processing; repeatable")
+    parser.add_argument("--quick", action="store_true",
+                        help="one round and 64 records for compression: proves it runs")
+    parser.add_argument("--child", nargs=3, metavar=("CASE", "SOURCE", "WORK"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     entry.prepare_process()
     cli.configure_logging(verbose=False)
+    if args.child:
+        _child(*args.child, args.beam_args)
+        return
+    if args.quick:
+        args.rounds, args.codec_images = 1, 64
 
     from cyclegan import data_contract, sources
 
-    listings = sources.check_folder(args.data)
-    paths = [p for split in data_contract.SPLITS for p in listings[split].images]
-    count = len(paths)
-    print(f"{count} images from {os.path.abspath(args.data)}; train splits to "
-          f"{args.load_size} px, test splits to {args.crop_size} px")
+    data = os.path.abspath(args.data)
+    listings = sources.check_folder(data)
+    count = sum(len(listings[split].images) for split in data_contract.SPLITS)
+    small_count = len(data_contract.SPLITS)
+    print(f"{count} images from {data}; train splits to {LOAD_SIZE} px, test to {CROP_SIZE} "
+          f"px, {METHOD}; {args.rounds} round(s), every run a fresh process", flush=True)
 
     work = tempfile.mkdtemp(prefix="bench_ingest_")
     try:
-        small, _ = run_components(_one_per_split(args.data, os.path.join(work, "small_data")),
-                                  os.path.join(work, "small"), args.load_size, args.crop_size,
-                                  args.beam_args)
-        full, preprocess_dir = run_components(args.data, os.path.join(work, "full"),
-                                              args.load_size, args.crop_size, args.beam_args)
-        plain = plain_loop(paths, args.load_size, args.crop_size)
-        stored = sum(os.path.getsize(p) for p in glob.glob(
-            os.path.join(preprocess_dir, "**", "Split-*", "*"), recursive=True))
+        inputs = {"small": one_per_split(data, os.path.join(work, "small_data")), "all": data}
+        # Preprocess's inputs, made once (this also brings the JPEGs into the page cache).
+        examples = {}
+        for size, folder in inputs.items():
+            _timed("ExampleGen", folder, os.path.join(work, f"examples-{size}"), args.beam_args)
+            examples[size] = _examples_uri(os.path.join(work, f"examples-{size}"))
+        sources_of = {"ExampleGen": inputs, "Preprocess": examples, "plain": inputs}
+        results = {(case, size): [] for case in CASES for size in inputs}
+        kept = {}  # the last full output of Preprocess and of plain, compared below
+        for round_ in range(args.rounds):
+            for case, size in random.sample(list(results), len(results)):
+                out = os.path.join(work, f"{case}-{size}-{round_}")
+                results[case, size].append(_timed(case, sources_of[case][size], out,
+                                                  args.beam_args))
+                if size == "all" and case in ("Preprocess", "plain"):
+                    if case in kept:
+                        shutil.rmtree(kept[case])
+                    kept[case] = out
+                else:
+                    shutil.rmtree(out)
+            print(f"round {round_ + 1}/{args.rounds} done", flush=True)
+        same, differ = compare_outputs(kept["Preprocess"], kept["plain"])
+        codecs = measure_codecs(sorted(glob.glob(os.path.join(
+            kept["Preprocess"], "Preprocess", "preprocessed", "*", "Split-trainA", "*"))),
+            args.codec_images, args.rounds)
     finally:
         shutil.rmtree(work)
 
-    rows = []
-    for name in ("FolderImageExampleGen", "Preprocess"):
-        rate = (count - 4) / max(full[name] - small[name], 1e-9)
-        rows.append((name, full[name], small[name], rate, rate / plain))
-    print(f"\n{'stage':<24}{'total s':>9}{'start-up s':>12}{'images/s':>10}{'x plain':>9}")
-    for name, total, startup, rate, ratio in rows:
-        print(f"{name:<24}{total:>9.1f}{startup:>12.1f}{rate:>10.0f}{ratio:>9.2f}")
-    print(f"{'plain TF loop':<24}{count / plain:>9.1f}{'':>12}{plain:>10.0f}{1.0:>9.2f}")
-    print(f"\npreprocessed bytes on disk per image: {stored / count / 1024:.0f} KiB "
-          f"(uint8 pixels)")
+    def median(case: str, size: str, key: str) -> float:
+        return statistics.median(run[key] for run in results[case, size])
+
+    rows = {}
+    for case in CASES:
+        grown = count - small_count
+        seconds = median(case, "all", "seconds") - median(case, "small", "seconds")
+        cpu = median(case, "all", "cpu_seconds") - median(case, "small", "cpu_seconds")
+        rows[case] = (median(case, "small", "seconds"), median(case, "all", "seconds"),
+                      grown / max(seconds, 1e-9), cpu / grown * 1000)
+    plain_rate = rows["plain"][2]
+    print(f"\n{'':<14}{'start-up s':>11}{'total s':>9}{'images/s':>10}{'CPU ms/image':>14}"
+          f"{'x plain':>9}")
+    for case, label in (("Preprocess", "Preprocess"), ("plain", "plain tf.data"),
+                        ("ExampleGen", "ExampleGen")):
+        startup, total, rate, cpu_ms = rows[case]
+        ratio = f"{rate / plain_rate:>9.2f}" if case != "ExampleGen" else f"{'-':>9}"
+        print(f"{label:<14}{startup:>11.1f}{total:>9.1f}{rate:>10.0f}{cpu_ms:>14.2f}{ratio}")
+    print(f"\nPreprocess and plain stored identical pixels for {same - len(differ)} of {count} "
+          f"images" + (f"; they differ for {differ[:5]}" if differ else ""))
+
+    none = codecs["none"]
+    print(f"\ncompression of the preprocessed records ({args.codec_images} trainA records "
+          f"at {LOAD_SIZE} px, from memory, one thread; the last column is the writing time "
+          f"it adds per image, relative to Preprocess's time per image above):")
+    print(f"{'codec':<7}{'KiB/image':>10}{'size x none':>13}{'write images/s':>16}"
+          f"{'read images/s':>15}{'+ Preprocess time':>19}")
+    for codec, figures in codecs.items():
+        added = (figures["write"] - none["write"]) * rows["Preprocess"][2]
+        print(f"{codec:<7}{figures['bytes'] / 1024:>10.0f}"
+              f"{figures['bytes'] / none['bytes']:>13.2f}{1 / figures['write']:>16.0f}"
+              f"{1 / figures['read']:>15.0f}{added:>19.0%}")
+
+
+if __name__ == "__main__":
+    main()

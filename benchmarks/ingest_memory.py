@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-from benchmarks.ingest import DEFAULT_DATA, _one_per_split, run_components
+from benchmarks.ingest import DEFAULT_DATA, one_per_split, preprocess_component, run_pipeline
 from cyclegan import entry
 from pipeline import cli
 
@@ -26,7 +26,7 @@ def _subset(data: str, per_train_split: int, into: str) -> str:
     one image per test split."""
     from cyclegan import data_contract
 
-    _one_per_split(data, into)
+    one_per_split(data, into)
     for split in data_contract.TRAIN_SPLITS:
         names = sorted(os.listdir(os.path.join(data, split)))
         if len(names) < per_train_split:
@@ -40,9 +40,13 @@ def _subset(data: str, per_train_split: int, into: str) -> str:
 def _child(data: str, count: int) -> None:
     entry.prepare_process()
     cli.configure_logging(verbose=False)
+    from components.image_example_gen import component as example_gen_component
+
     with tempfile.TemporaryDirectory() as work:
-        run_components(_subset(data, count, os.path.join(work, "data")),
-                       os.path.join(work, "tfx"), 286, 256, [])
+        example_gen = example_gen_component.folder_example_gen(
+            _subset(data, count, os.path.join(work, "data")))
+        run_pipeline([example_gen, preprocess_component(example_gen.outputs["examples"])],
+                     os.path.join(work, "tfx"), [])
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)  # MiB
 
 

@@ -88,6 +88,12 @@ def parse_pixel_example(serialized: tf.Tensor, size: int) -> Tuple[tf.Tensor, tf
     return image, features[SOURCE]
 
 
+def stored_size(split: str, load_size: int, crop_size: int) -> int:
+    """The side length Preprocess stores a split at: train splits keep room for the Trainer's
+    random crop; test splits are final size."""
+    return load_size if split in TRAIN_SPLITS else crop_size
+
+
 def split_dir(artifact_uri: str, split: str) -> str:
     """TFX's directory for one split of an Examples artifact."""
     return f"{artifact_uri}/Split-{split}"

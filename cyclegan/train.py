@@ -36,7 +36,8 @@ def fit(config: Config, train_a, train_b, test_a, test_b, run_dir: str,
     run_dir = own_run_dir(run_dir)
     save_config(config, run_dir)
     manager = restore(model, checkpoint_dir)
-    step_fn = distributed_step(strategy, model, config.batch_size)
+    tracker = LossTracker()
+    step_fn = distributed_step(strategy, model, config.batch_size, tracker)
     batches = iter(strategy.experimental_distribute_dataset(dataset))
     grid = samples.Grid(input_pipeline.read_images(test_a, config.crop_size, config.grid_images)[0],
                         input_pipeline.read_images(test_b, config.crop_size, config.grid_images)[0])
@@ -49,8 +50,8 @@ def fit(config: Config, train_a, train_b, test_a, test_b, run_dir: str,
     progress = Progress(total_steps, completed_steps(model))
     with writer.as_default():
         while completed_steps(model) < total_steps:
-            epoch = train_epoch(model, step_fn, batches, manager, grid, steps_per_epoch,
-                                total_steps, checkpoint_dir, strategy)
+            epoch = train_epoch(model, step_fn, batches, tracker, manager, grid,
+                                steps_per_epoch, total_steps, checkpoint_dir, strategy)
             manager.save(checkpoint_number=completed_steps(model))
             evaluation = evaluate(model) if evaluate else {}
             write_evaluation(evaluation, completed_steps(model))
@@ -114,14 +115,59 @@ def restore(model: CycleGan, checkpoint_dir: str) -> tf.train.CheckpointManager:
     return manager
 
 
-def distributed_step(strategy: tf.distribute.Strategy, model: CycleGan, global_batch: int):
-    """One traced step over all replicas; returns each loss's global-batch mean."""
+class LossTracker(tf.Module):
+    """Each loss's running sum and the first step with a non-finite loss, kept by the traced
+    step itself: the loop reads them only when it writes summaries or checkpoints, instead of
+    copying six losses to Python after every step (which also waits for each step to end)."""
+
+    def __init__(self):
+        super().__init__(name="loss_tracker")
+        self.sums = tf.Variable(tf.zeros([len(LOSS_NAMES)]), trainable=False)
+        self.first_bad_step = tf.Variable(tf.constant(-1, tf.int64), trainable=False)
+        self.first_bad_losses = tf.Variable(tf.zeros([len(LOSS_NAMES)]), trainable=False)
+
+    def update(self, losses: Dict[str, tf.Tensor], step: tf.Tensor) -> None:
+        """Inside the traced step, after the update that made `step`."""
+        values = tf.stack([losses[name] for name in LOSS_NAMES])
+        self.sums.assign_add(values)
+        first = tf.logical_and(self.first_bad_step < 0,
+                               tf.logical_not(tf.reduce_all(tf.math.is_finite(values))))
+        self.first_bad_step.assign(tf.where(first, tf.cast(step, tf.int64),
+                                            self.first_bad_step))
+        self.first_bad_losses.assign(tf.where(first, values, self.first_bad_losses))
+
+    def check_finite(self) -> None:
+        """Raises, naming the loss and the step, if any step so far had a non-finite loss."""
+        step = int(self.first_bad_step.numpy())
+        if step < 0:
+            return
+        name, value = next((name, value) for name, value in
+                           zip(LOSS_NAMES, self.first_bad_losses.numpy().tolist())
+                           if not math.isfinite(value))
+        raise FloatingPointError(
+            f"loss {name} is {value} at step {step}; stopping before anything is exported. "
+            f"Lower learning_rate or check the input data.")
+
+    def take_means(self, steps: int) -> Dict[str, float]:
+        """Each loss's mean over the last `steps` steps; starts the next sums at zero."""
+        sums = self.sums.numpy().tolist()
+        self.sums.assign(tf.zeros_like(self.sums))
+        return {name: total / steps for name, total in zip(LOSS_NAMES, sums)}
+
+
+def distributed_step(strategy: tf.distribute.Strategy, model: CycleGan, global_batch: int,
+                     tracker: LossTracker):
+    """One traced step over all replicas on the iterator's next batch (taken inside the
+    function: no per-step Python for the input); returns each loss's global-batch mean."""
 
     @tf.function
-    def step(batch_a, batch_b):
+    def step(batches):
+        batch_a, batch_b = next(batches)
         per_replica = strategy.run(model.train_step, args=(batch_a, batch_b, global_batch))
-        return {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
-                for name, value in per_replica.items()}
+        losses = {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+                  for name, value in per_replica.items()}
+        tracker.update(losses, model.step)
+        return losses
 
     return step
 
@@ -133,52 +179,48 @@ class EpochResult(NamedTuple):
     mean_losses: Dict[str, float]
 
 
-def train_epoch(model: CycleGan, step_fn, batches, manager: tf.train.CheckpointManager,
-                grid: samples.Grid, steps_per_epoch: int, total_steps: int,
-                checkpoint_dir: str, strategy: tf.distribute.Strategy) -> EpochResult:
-    """The rest of the current epoch (all of it, unless resuming in its middle)."""
+def train_epoch(model: CycleGan, step_fn, batches, tracker: LossTracker,
+                manager: tf.train.CheckpointManager, grid: samples.Grid, steps_per_epoch: int,
+                total_steps: int, checkpoint_dir: str,
+                strategy: tf.distribute.Strategy) -> EpochResult:
+    """The rest of the current epoch (all of it, unless resuming in its middle). Losses are
+    checked whenever something is written or saved, and at the end: a non-finite one stops
+    training within summary_every_steps, before any checkpoint holds it."""
     config = model.config
-    start, totals = time.time(), {name: 0.0 for name in LOSS_NAMES}
-    epoch = completed_steps(model) // steps_per_epoch
-    epoch_steps = steps_per_epoch - completed_steps(model) % steps_per_epoch
-    for _ in range(epoch_steps):
-        step_losses = run_step(step_fn, batches, completed_steps(model), checkpoint_dir, strategy)
-        step = completed_steps(model)
-        check_finite(step_losses, step)
-        for name, value in step_losses.items():
-            totals[name] += value
-        if step % config.summary_every_steps == 0 or step == total_steps:
+    start = time.time()
+    first_step = completed_steps(model)  # then counted here: reading it waits for the step
+    epoch = first_step // steps_per_epoch
+    epoch_steps = steps_per_epoch - first_step % steps_per_epoch
+    for step in range(first_step + 1, first_step + epoch_steps + 1):
+        step_losses = run_step(step_fn, batches, step - 1, checkpoint_dir, strategy)
+        scalars = step % config.summary_every_steps == 0 or step == total_steps
+        images = step % config.image_summary_every_steps == 0
+        save = step % config.checkpoint_every_steps == 0
+        if scalars or images or save:
+            tracker.check_finite()
+        if scalars:
             write_scalars(model, step_losses, step)
-        if step % config.image_summary_every_steps == 0:
+        if images:
             write_image_summary(model, grid, step)
-        if step % config.checkpoint_every_steps == 0:
+        if save:
             manager.save(checkpoint_number=step)
-    return EpochResult(epoch, epoch_steps, time.time() - start,
-                       {name: total / epoch_steps for name, total in totals.items()})
+    tracker.check_finite()
+    return EpochResult(epoch, epoch_steps, time.time() - start, tracker.take_means(epoch_steps))
 
 
 def run_step(step_fn, batches, step: int, checkpoint_dir: str,
-             strategy: tf.distribute.Strategy) -> Dict[str, float]:
+             strategy: tf.distribute.Strategy) -> Dict[str, tf.Tensor]:
     """The next batch through one step; a lost peer of a multi-worker run is named."""
     # Only several workers have peers to lose; elsewhere these errors pass through as they are.
     lost_peer = (distribute.CLUSTER_ERRORS
                  if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) else ())
     try:
-        batch_a, batch_b = next(batches)
-        return {name: float(value) for name, value in step_fn(batch_a, batch_b).items()}
+        return step_fn(batches)
     except lost_peer as error:
         raise RuntimeError(distribute.lost_peer_message(error, step, checkpoint_dir)) from error
 
 
-def check_finite(step_losses: Dict[str, float], step: int) -> None:
-    for name, value in step_losses.items():
-        if not math.isfinite(value):
-            raise FloatingPointError(
-                f"loss {name} is {value} at step {step}; stopping before anything is "
-                f"exported. Lower learning_rate or check the input data.")
-
-
-def write_scalars(model: CycleGan, step_losses: Dict[str, float], step: int) -> None:
+def write_scalars(model: CycleGan, step_losses: Dict[str, tf.Tensor], step: int) -> None:
     for name, value in step_losses.items():
         tf.summary.scalar(f"loss/{name}", value, step=step)
     # The rate this step used: the schedule at the step count before it.

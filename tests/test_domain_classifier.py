@@ -53,7 +53,7 @@ def data(tmp_path_factory):
         generated = list(synthetic.generate(0, split, 40, 0, count))
         _write(raw_file, [data_contract.make_raw_example(png, domain, source)
                           for source, png in generated], "GZIP")
-        size = preprocess_executor.output_size(split, TINY_CONFIG.load_size, SIZE)
+        size = data_contract.stored_size(split, TINY_CONFIG.load_size, SIZE)
         images = preprocess_executor.preprocessed_images([raw_file], size,
                                                          TINY_CONFIG.resize_method)
         _write(os.path.join(data_contract.split_dir(pixels, split), "data.tfrecord"),

@@ -18,8 +18,9 @@ from tfx.utils import io_utils
 import local_runner
 from components.image_example_gen import component as example_gen_component
 from components.image_example_gen import driver as example_gen_driver
+from components.preprocess import executor as preprocess_executor
 from components.preprocess.component import Preprocess
-from cyclegan import data_contract, sources
+from cyclegan import data_contract, image_ops, sources
 from tests.helpers import encode, random_pixels
 
 
@@ -166,6 +167,44 @@ def test_multi_processing_beam_gives_the_same_output(tmp_path):
     counts = json.loads(Path(os.path.join(pixel_dir, "preprocess_counts.json")).read_text())
     assert counts["trainA"]["images"] == 300 and counts["testB"]["images"] == 4
     assert len(glob.glob(os.path.join(raw_dir, "Split-trainA", "*.gz"))) == 2  # 256 + 44
+
+
+def _raw_shard(path, images):
+    with tf.io.TFRecordWriter(str(path), "GZIP") as writer:
+        for source, data in images.items():
+            writer.write(data_contract.make_raw_example(data, "A", source).SerializeToString())
+    return str(path)
+
+
+def test_shards_are_preprocessed_in_order_by_the_image_ops_one_file_each(tmp_path):
+    # Shards of one Beam element: the first longer than a batch of the writing loop, images
+    # of several shapes, an empty shard (its output file must exist, empty) and a short one.
+    images = {f"trainA/{index}.png": encode(random_pixels(30 + index % 7, 40, index), "PNG")
+              for index in range(preprocess_executor.BATCH_SIZE + 8)}
+    names = list(images)
+    parts = [names[:-3], [], names[-3:]]
+    shards = [(_raw_shard(tmp_path / f"in{index}.gz", {name: images[name] for name in part}),
+               str(tmp_path / f"out{index}.tfrecord")) for index, part in enumerate(parts)]
+    written = preprocess_executor._PreprocessShards(32, "bicubic").process(shards)
+    assert list(written) == [len(images)]
+    for part, (_, output) in zip(parts, shards):
+        examples = [data_contract.parse_pixel_example(record, 32)
+                    for record in tf.data.TFRecordDataset(output)]
+        assert [source.numpy().decode() for _, source in examples] == part
+        for (pixels, _), name in zip(examples, part):
+            np.testing.assert_array_equal(pixels.numpy(), image_ops.preprocess(
+                tf.constant(images[name]), 32, "bicubic").numpy())
+
+
+def test_an_image_tensorflow_cannot_decode_is_named_and_its_shard_not_written(tmp_path):
+    good = {"trainA/good.png": encode(random_pixels(36, 36), "PNG")}
+    bad = {"trainA/bad.jpg": encode(random_pixels(64, 64), "JPEG")[:400]}
+    shards = [(_raw_shard(tmp_path / f"in{index}.gz", images), tmp_path / f"out{index}.tfrecord")
+              for index, images in enumerate([good, bad])]
+    with pytest.raises(RuntimeError, match="TensorFlow cannot decode 'trainA/bad.jpg'"):
+        list(preprocess_executor._PreprocessShards(32, "bilinear").process(
+            [(raw, str(output)) for raw, output in shards]))
+    assert not shards[1][1].exists()
 
 
 def test_tfds_source_on_mock_data(tmp_path, monkeypatch):

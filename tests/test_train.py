@@ -59,6 +59,19 @@ def test_non_finite_loss_stops_training(tmp_path, tiny_config, preprocessed):
                   str(tmp_path / "run"))
 
 
+def test_non_finite_loss_between_summaries_names_its_first_step_and_is_never_saved(
+        tmp_path, tiny_config, preprocessed):
+    # The loop reads the losses only to write summaries or checkpoints, here never before the
+    # epoch's end (step 3): it must still name step 2 and stop before the epoch's checkpoint.
+    config = tiny_config.replace(learning_rate=float("nan"), summary_every_steps=100,
+                                 checkpoint_every_steps=100)
+    run_dir = str(tmp_path / "run")
+    with pytest.raises(FloatingPointError, match="is nan at step 2"):
+        train.fit(config, preprocessed["train_a"], preprocessed["train_b"],
+                  preprocessed["test_a"], preprocessed["test_b"], run_dir)
+    assert tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")) is None
+
+
 def test_a_batch_that_does_not_split_over_the_replicas_is_refused(tmp_path, tiny_config,
                                                                    preprocessed):
     two_replicas = type("TwoReplicas", (), {"num_replicas_in_sync": 2})()
