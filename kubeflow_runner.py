@@ -33,59 +33,109 @@ COMPONENT_IDS = ("Preprocess", "DomainClassifier", "Trainer", "Evaluator", "Push
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Compile the CycleGAN TFX pipeline for Kubeflow Pipelines v2 / Vertex AI "
-                    "Pipelines; with --endpoint, also upload it and start a run.",
-        formatter_class=entry.HelpFormatter)
+        "Pipelines; with --endpoint, also upload it and start a run.",
+        formatter_class=entry.HelpFormatter,
+    )
     cli.add_common_flags(parser, default_data="synthetic")
-    parser.add_argument("--target", choices=kubeflow_targets.TARGETS, default=kubeflow_targets.KFP,
-                        help="where the spec runs: 'kfp' is open-source Kubeflow Pipelines 2.x "
-                             "(container executors only); 'vertex' is Vertex AI Pipelines, "
-                             "which also runs the Trainer on several workers (--workers)")
-    parser.add_argument("--image", required=True,
-                        help="container image with this package installed (build it with "
-                             "`make image`); every component runs in it")
-    parser.add_argument("--pipeline-root", required=True,
-                        help="where the cluster writes artifacts, e.g. gs://BUCKET/cyclegan")
-    parser.add_argument("--serving-dir", default=None,
-                        help="TF Serving base path; the Pusher writes <serving-dir>/<version>/ "
-                             "(default: <pipeline-root>/serving/<model name>)")
-    parser.add_argument("--gpu-type", default=None,
-                        help="accelerator for the Trainer: the Kubernetes resource name on "
-                             "kfp (nvidia.com/gpu), the accelerator type on vertex "
-                             "(NVIDIA_TESLA_T4); none by default")
-    parser.add_argument("--gpu-count", type=int, default=1,
-                        help="accelerators per Trainer pod, all used by MirroredStrategy (with "
-                             "--gpu-type); the global batch_size must split over them")
-    parser.add_argument("--cpu", action="append", default=[], metavar="COMPONENT=CPUS",
-                        help="CPU request (and limit) for a component, e.g. Preprocess=4; "
-                             f"components: {EXAMPLE_GEN_ALIAS}, {', '.join(COMPONENT_IDS)}; "
-                             "repeatable")
-    parser.add_argument("--memory", action="append", default=[], metavar="COMPONENT=SIZE",
-                        help="memory request (and limit) for a component, e.g. Trainer=32G; "
-                             "repeatable")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="Trainer machines; more than 1 runs the Trainer as a Vertex AI "
-                             "training job with MultiWorkerMirroredStrategy (--target vertex "
-                             "only; needs --vertex-project, --vertex-region)")
+    parser.add_argument(
+        "--target",
+        choices=kubeflow_targets.TARGETS,
+        default=kubeflow_targets.KFP,
+        help="where the spec runs: 'kfp' is open-source Kubeflow Pipelines 2.x "
+        "(container executors only); 'vertex' is Vertex AI Pipelines, "
+        "which also runs the Trainer on several workers (--workers)",
+    )
+    parser.add_argument(
+        "--image",
+        required=True,
+        help="container image with this package installed (build it with "
+        "`make image`); every component runs in it",
+    )
+    parser.add_argument(
+        "--pipeline-root",
+        required=True,
+        help="where the cluster writes artifacts, e.g. gs://BUCKET/cyclegan",
+    )
+    parser.add_argument(
+        "--serving-dir",
+        default=None,
+        help="TF Serving base path; the Pusher writes <serving-dir>/<version>/ "
+        "(default: <pipeline-root>/serving/<model name>)",
+    )
+    parser.add_argument(
+        "--gpu-type",
+        default=None,
+        help="accelerator for the Trainer: the Kubernetes resource name on "
+        "kfp (nvidia.com/gpu), the accelerator type on vertex "
+        "(NVIDIA_TESLA_T4); none by default",
+    )
+    parser.add_argument(
+        "--gpu-count",
+        type=int,
+        default=1,
+        help="accelerators per Trainer pod, all used by MirroredStrategy (with "
+        "--gpu-type); the global batch_size must split over them",
+    )
+    parser.add_argument(
+        "--cpu",
+        action="append",
+        default=[],
+        metavar="COMPONENT=CPUS",
+        help="CPU request (and limit) for a component, e.g. Preprocess=4; "
+        f"components: {EXAMPLE_GEN_ALIAS}, {', '.join(COMPONENT_IDS)}; "
+        "repeatable",
+    )
+    parser.add_argument(
+        "--memory",
+        action="append",
+        default=[],
+        metavar="COMPONENT=SIZE",
+        help="memory request (and limit) for a component, e.g. Trainer=32G; repeatable",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="Trainer machines; more than 1 runs the Trainer as a Vertex AI "
+        "training job with MultiWorkerMirroredStrategy (--target vertex "
+        "only; needs --vertex-project, --vertex-region)",
+    )
     parser.add_argument("--vertex-project", default=None, help="GCP project for --workers > 1")
     parser.add_argument("--vertex-region", default=None, help="GCP region for --workers > 1")
-    parser.add_argument("--machine-type", default="n1-standard-8",
-                        help="machine type of each Vertex training replica")
-    parser.add_argument("--output-file", default="cyclegan.pipeline.json",
-                        help="where to write the PipelineJob JSON; the KFP spec goes beside it "
-                             "with a .yaml suffix")
-    parser.add_argument("--endpoint", default=None,
-                        help="KFP API endpoint, e.g. http://localhost:8080 after "
-                             "`kubectl port-forward -n kubeflow svc/ml-pipeline-ui 8080:80`; "
-                             "without it the pipeline is only compiled")
+    parser.add_argument(
+        "--machine-type",
+        default="n1-standard-8",
+        help="machine type of each Vertex training replica",
+    )
+    parser.add_argument(
+        "--output-file",
+        default="cyclegan.pipeline.json",
+        help="where to write the PipelineJob JSON; the KFP spec goes beside it with a .yaml suffix",
+    )
+    parser.add_argument(
+        "--endpoint",
+        default=None,
+        help="KFP API endpoint, e.g. http://localhost:8080 after "
+        "`kubectl port-forward -n kubeflow svc/ml-pipeline-ui 8080:80`; "
+        "without it the pipeline is only compiled",
+    )
     parser.add_argument("--namespace", default=None, help="KFP namespace (multi-user mode)")
     parser.add_argument("--experiment", default="cyclegan", help="KFP experiment for the run")
     parser.add_argument("--run-name", default=None, help="name of the KFP run")
     return parser.parse_args(argv)
 
 
-_MEMORY_UNITS_GB = {"": 1e-9, "K": 1e-6, "M": 1e-3, "G": 1.0, "T": 1e3,
-                    "Ki": 2 ** 10 / 1e9, "Mi": 2 ** 20 / 1e9, "Gi": 2 ** 30 / 1e9,
-                    "Ti": 2 ** 40 / 1e9}
+_MEMORY_UNITS_GB = {
+    "": 1e-9,
+    "K": 1e-6,
+    "M": 1e-3,
+    "G": 1.0,
+    "T": 1e3,
+    "Ki": 2**10 / 1e9,
+    "Mi": 2**20 / 1e9,
+    "Gi": 2**30 / 1e9,
+    "Ti": 2**40 / 1e9,
+}
 
 
 def _memory_gb(text: str) -> float:
@@ -103,8 +153,9 @@ def _assignments(values: List[str], flag: str, known: List[str]) -> Dict[str, st
         if not sep or not amount:
             raise UsageError(f"{flag} takes COMPONENT=VALUE, got {value!r}")
         if component not in known:
-            raise UsageError(f"{flag}: unknown component {component!r}; choose from "
-                             f"{', '.join(known)}")
+            raise UsageError(
+                f"{flag}: unknown component {component!r}; choose from {', '.join(known)}"
+            )
         result[component] = amount
     return result
 
@@ -144,18 +195,26 @@ def vertex_training(args: argparse.Namespace):
     if args.gpu_type:
         machine.update(accelerator_type=args.gpu_type, accelerator_count=args.gpu_count)
     pool = {"machine_spec": machine, "container_spec": {"image_uri": args.image}}
-    return {"project": args.vertex_project, "region": args.vertex_region,
-            "worker_pool_specs": [dict(pool, replica_count=1),  # the chief
-                                  dict(pool, replica_count=args.workers - 1)]}
+    return {
+        "project": args.vertex_project,
+        "region": args.vertex_region,
+        "worker_pool_specs": [
+            dict(pool, replica_count=1),  # the chief
+            dict(pool, replica_count=args.workers - 1),
+        ],
+    }
 
 
 def runtime_defaults(pipeline) -> Dict[str, object]:
     """Each RuntimeParameter of the pipeline's components, with its default value."""
     from tfx.orchestration import data_types
 
-    return {value.name: value.default for component in pipeline.components
-            for value in component.exec_properties.values()
-            if isinstance(value, data_types.RuntimeParameter)}
+    return {
+        value.name: value.default
+        for component in pipeline.components
+        for value in component.exec_properties.values()
+        if isinstance(value, data_types.RuntimeParameter)
+    }
 
 
 def write_specs(job_path: str, resources, defaults: Dict[str, object]) -> tuple[str, dict]:
@@ -174,8 +233,9 @@ def write_specs(job_path: str, resources, defaults: Dict[str, object]) -> tuple[
     with open(job_path) as file:
         job = json.load(file)
     spec = job["pipelineSpec"]
-    spec["components"] = {f"comp-{name}": component
-                          for name, component in spec["components"].items()}
+    spec["components"] = {
+        f"comp-{name}": component for name, component in spec["components"].items()
+    }
     for task in spec["root"]["dag"]["tasks"].values():
         task["componentRef"]["name"] = f"comp-{task['componentRef']['name']}"
     executors = spec["deploymentSpec"]["executors"]
@@ -200,9 +260,14 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     config = cli.start(args)
     problems = kubeflow_targets.flag_problems(
-        args.target, workers=args.workers, gpu_type=args.gpu_type, gpu_count=args.gpu_count,
-        batch_size=config.batch_size, vertex_flags=bool(args.vertex_project or args.vertex_region),
-        endpoint=args.endpoint)
+        args.target,
+        workers=args.workers,
+        gpu_type=args.gpu_type,
+        gpu_count=args.gpu_count,
+        batch_size=config.batch_size,
+        vertex_flags=bool(args.vertex_project or args.vertex_region),
+        endpoint=args.endpoint,
+    )
     if problems:
         raise UsageError("\nerror: ".join(problems))
     output_dir, output_name = os.path.split(os.path.abspath(args.output_file))
@@ -214,8 +279,7 @@ def main(argv=None) -> int:
     from pipeline.pipeline import create_pipeline
 
     data = data_source.parse(args.data, args.tfds_data_dir, local=False)
-    serving_dir = args.serving_dir or os.path.join(args.pipeline_root, "serving",
-                                                   args.model_name)
+    serving_dir = args.serving_dir or os.path.join(args.pipeline_root, "serving", args.model_name)
     resources = resource_specs(args, data.example_gen_id)
     pipeline = create_pipeline(
         pipeline_name=args.pipeline_name,
@@ -231,31 +295,52 @@ def main(argv=None) -> int:
     )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
-            default_image=args.image, use_pipeline_spec_2_1=True),
-        output_dir=output_dir, output_filename=output_name)
+            default_image=args.image, use_pipeline_spec_2_1=True
+        ),
+        output_dir=output_dir,
+        output_filename=output_name,
+    )
     runner.run(pipeline, write_out=True)
     job_path = os.path.join(output_dir, output_name)
     spec_path, spec = write_specs(job_path, resources, runtime_defaults(pipeline))
     problems = kubeflow_targets.spec_problems(
-        spec, args.target, args.image, forbidden_paths=[
-            os.path.dirname(os.path.abspath(module.__file__)) for module in (components, cli)])
+        spec,
+        args.target,
+        args.image,
+        forbidden_paths=[
+            os.path.dirname(os.path.abspath(module.__file__)) for module in (components, cli)
+        ],
+    )
     if problems:
-        raise UsageError(f"the compiled spec cannot run on {args.target}:\n  "
-                         + "\n  ".join(problems))
-    logger.info("Wrote %s (Vertex AI PipelineJob) and %s (KFP pipeline spec) for %s: image %s, "
-             "preset %s, pushes to %s", job_path, spec_path, args.target, args.image,
-             args.preset, serving_dir)
+        raise UsageError(
+            f"the compiled spec cannot run on {args.target}:\n  " + "\n  ".join(problems)
+        )
+    logger.info(
+        "Wrote %s (Vertex AI PipelineJob) and %s (KFP pipeline spec) for %s: image %s, "
+        "preset %s, pushes to %s",
+        job_path,
+        spec_path,
+        args.target,
+        args.image,
+        args.preset,
+        serving_dir,
+    )
 
     if args.endpoint:
         import kfp
 
         client = kfp.Client(host=args.endpoint, namespace=args.namespace)
         run = client.create_run_from_pipeline_package(
-            spec_path, arguments={}, run_name=args.run_name,
-            experiment_name=args.experiment, namespace=args.namespace,
-            pipeline_root=args.pipeline_root)
-        logger.info("Started run %s in experiment %r at %s", run.run_id, args.experiment,
-                 args.endpoint)
+            spec_path,
+            arguments={},
+            run_name=args.run_name,
+            experiment_name=args.experiment,
+            namespace=args.namespace,
+            pipeline_root=args.pipeline_root,
+        )
+        logger.info(
+            "Started run %s in experiment %r at %s", run.run_id, args.experiment, args.endpoint
+        )
     return 0
 
 

@@ -1,8 +1,8 @@
 """Runs the CycleGAN pipeline on this machine: LocalDagRunner, Beam DirectRunner, SQLite MLMD.
 
-    python local_runner.py                        # built-in synthetic data, demo preset
-    python local_runner.py --data ../shared/data/horse2zebra --preset tutorial
-    python local_runner.py --data tfds:cycle_gan/horse2zebra
+python local_runner.py                        # built-in synthetic data, demo preset
+python local_runner.py --data ../shared/data/horse2zebra --preset tutorial
+python local_runner.py --data tfds:cycle_gan/horse2zebra
 """
 
 from __future__ import annotations
@@ -21,19 +21,25 @@ DEFAULT_OUTPUT_DIR = "runs/local"
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Train CycleGAN with a TFX pipeline on this machine and push a SavedModel\n"
-                    "that TF Serving can load. Steps: ExampleGen -> Preprocess (Beam) ->\n"
-                    "Trainer -> Evaluator -> Pusher (blessed models only). Re-running with\n"
-                    "the same inputs reuses cached steps.",
-        formatter_class=entry.HelpFormatter)
+        "that TF Serving can load. Steps: ExampleGen -> Preprocess (Beam) ->\n"
+        "Trainer -> Evaluator -> Pusher (blessed models only). Re-running with\n"
+        "the same inputs reuses cached steps.",
+        formatter_class=entry.HelpFormatter,
+    )
     cli.add_common_flags(parser, default_data="synthetic")
     parser.add_argument(
-        "--output-dir", default=DEFAULT_OUTPUT_DIR,
+        "--output-dir",
+        default=DEFAULT_OUTPUT_DIR,
         help="everything the run writes goes under this folder: tfx/ (artifacts), "
-             "metadata.sqlite (ML Metadata), serving/<model name>/<version>/ (pushed models)")
+        "metadata.sqlite (ML Metadata), serving/<model name>/<version>/ (pushed models)",
+    )
     parser.add_argument(
-        "--cpu-replicas", type=int, default=1,
+        "--cpu-replicas",
+        type=int,
+        default=1,
         help="split the CPU into this many logical devices, so MirroredStrategy trains with "
-             "that many replicas without GPUs (GPUs, when present, are used instead)")
+        "that many replicas without GPUs (GPUs, when present, are used instead)",
+    )
     return parser.parse_args(argv)
 
 
@@ -44,15 +50,18 @@ def main(argv=None) -> int:
     config = cli.start(args)
 
     if config.batch_size % args.cpu_replicas:
-        raise UsageError(f"--cpu-replicas {args.cpu_replicas} needs a batch_size that splits "
-                         f"over them, e.g. --set batch_size={args.cpu_replicas}")
+        raise UsageError(
+            f"--cpu-replicas {args.cpu_replicas} needs a batch_size that splits "
+            f"over them, e.g. --set batch_size={args.cpu_replicas}"
+        )
 
     import tensorflow as tf  # after prepare_process()
 
     if args.cpu_replicas > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * args.cpu_replicas)
+            cpu, [tf.config.LogicalDeviceConfiguration()] * args.cpu_replicas
+        )
 
     from tfx import v1 as tfx
 
@@ -65,8 +74,11 @@ def main(argv=None) -> int:
     cli.check_output_dir(output_dir)
     serving_base_dir = os.path.join(output_dir, "serving", args.model_name)
     metadata_path = os.path.join(output_dir, "metadata.sqlite")
-    logger.info("Preset %r, resolved config (* = differs from the tutorial's recipe):\n%s",
-                args.preset, config.describe())
+    logger.info(
+        "Preset %r, resolved config (* = differs from the tutorial's recipe):\n%s",
+        args.preset,
+        config.describe(),
+    )
 
     pipeline = create_pipeline(
         pipeline_name=args.pipeline_name,
@@ -76,7 +88,8 @@ def main(argv=None) -> int:
         serving_base_dir=serving_base_dir,
         inception_weights=args.inception_weights,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            metadata_path),
+            metadata_path
+        ),
         beam_pipeline_args=args.beam_args,
     )
     logger.info("Running pipeline %r; outputs under %s", args.pipeline_name, output_dir)
@@ -84,16 +97,20 @@ def main(argv=None) -> int:
 
     result = outputs.latest_outputs(metadata_path, args.pipeline_name)
     if result.pushed_model:
-        pushed = (f"  pushed model:       {result.pushed_model}\n"
-                  f"  serve it with TF Serving: --model_name={args.model_name} "
-                  f"--model_base_path={serving_base_dir}")
+        pushed = (
+            f"  pushed model:       {result.pushed_model}\n"
+            f"  serve it with TF Serving: --model_name={args.model_name} "
+            f"--model_base_path={serving_base_dir}"
+        )
     else:
         pushed = f"  NOT PUSHED: the model was not blessed: {result.failed_checks}"
-    print(f"\nDone. Outputs of pipeline {args.pipeline_name!r}:\n"
-          f"  ingest report:      {result.ingest_report}\n"
-          f"  TensorBoard:        tensorboard --logdir {result.tensorboard_dir}\n"
-          f"  translations (PNG): {result.translations_png}\n"
-          f"  evaluation:         {result.evaluation}\n{pushed}")
+    print(
+        f"\nDone. Outputs of pipeline {args.pipeline_name!r}:\n"
+        f"  ingest report:      {result.ingest_report}\n"
+        f"  TensorBoard:        tensorboard --logdir {result.tensorboard_dir}\n"
+        f"  translations (PNG): {result.translations_png}\n"
+        f"  evaluation:         {result.evaluation}\n{pushed}"
+    )
     return 0
 
 

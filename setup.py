@@ -13,14 +13,34 @@ setup(
     version="0.1.0",
     description="Train and serve unpaired image-to-image translation (CycleGAN) on TFX",
     python_requires=">=3.10,<3.12",
-    packages=find_packages(include=["cyclegan", "cyclegan.*", "pipeline", "pipeline.*",
-                                    "components", "components.*", "client", "client.*"]),
+    packages=find_packages(
+        include=[
+            "cyclegan",
+            "cyclegan.*",
+            "pipeline",
+            "pipeline.*",
+            "components",
+            "components.*",
+            "client",
+            "client.*",
+        ]
+    ),
     py_modules=["local_runner", "kubeflow_runner"],
-    install_requires=["tfx>=1.21,<1.22", "tensorflow>=2.21,<2.22", "tensorflow-datasets",
-                      "apache-beam", "tensorflow-serving-api", "kfp", "pillow", "tensorboard"],
-    entry_points={"console_scripts": [
-        "cyclegan-local=local_runner:main",
-        "cyclegan-kubeflow=kubeflow_runner:main",
-        "cyclegan-translate=client.translate:main",
-    ]},
+    install_requires=[
+        "tfx>=1.21,<1.22",
+        "tensorflow>=2.21,<2.22",
+        "tensorflow-datasets",
+        "apache-beam",
+        "tensorflow-serving-api",
+        "kfp",
+        "pillow",
+        "tensorboard",
+    ],
+    entry_points={
+        "console_scripts": [
+            "cyclegan-local=local_runner:main",
+            "cyclegan-kubeflow=kubeflow_runner:main",
+            "cyclegan-translate=client.translate:main",
+        ]
+    },
 )

@@ -21,8 +21,9 @@ def main(argv) -> None:
     for name in names:
         if name not in BENCHMARKS:
             raise SystemExit(f"unknown benchmark {name!r}; choose from {sorted(BENCHMARKS)}")
-        print(f"=== {name} ===\ncommand: python -m benchmarks {' '.join([name, *flags])}",
-              flush=True)
+        print(
+            f"=== {name} ===\ncommand: python -m benchmarks {' '.join([name, *flags])}", flush=True
+        )
         BENCHMARKS[name](flags)
 
 

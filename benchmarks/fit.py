@@ -36,8 +36,14 @@ def fit_seconds(config, files, steps: int) -> float:
 
     with tempfile.TemporaryDirectory() as run_dir:
         start = time.perf_counter()
-        train.fit(config.replace(steps_per_epoch=steps, epochs=1, decay_epochs=0),
-                  files["trainA"], files["trainB"], files["testA"], files["testB"], run_dir)
+        train.fit(
+            config.replace(steps_per_epoch=steps, epochs=1, decay_epochs=0),
+            files["trainA"],
+            files["trainB"],
+            files["testA"],
+            files["testB"],
+            run_dir,
+        )
         return time.perf_counter() - start
 
 
@@ -49,8 +55,9 @@ def bare_step(config, files, batches: int):
     from cyclegan import input_pipeline
     from cyclegan.model import CycleGan
 
-    dataset, _ = input_pipeline.train_dataset(files["trainA"], files["trainB"], config,
-                                              config.batch_size)
+    dataset, _ = input_pipeline.train_dataset(
+        files["trainA"], files["trainB"], config, config.batch_size
+    )
     pairs = list(dataset.take(batches))
     model = CycleGan(config)
     step = tf.function(lambda a, b: model.train_step(a, b, config.batch_size))
@@ -69,11 +76,14 @@ def bare_step(config, files, batches: int):
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=entry.HelpFormatter)
     parser.add_argument("--preset", default="demo")
-    parser.add_argument("--steps", type=int, default=1000,
-                        help="steps timed per round (the long fit() run has 50 more)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=1000,
+        help="steps timed per round (the long fit() run has 50 more)",
+    )
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--quick", action="store_true",
-                        help="100 steps, one round: proves it runs")
+    parser.add_argument("--quick", action="store_true", help="100 steps, one round: proves it runs")
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.rounds = 100, 1
@@ -84,9 +94,12 @@ def main(argv=None) -> None:
     logger.setLevel(logging.WARNING)  # fit()'s progress lines would drown the figures
     config = preset(args.preset)
     files = preprocessed(config.load_size, config.crop_size, config.resize_method)
-    print(f"{args.preset} preset: {config.crop_size} px crops of {config.load_size} px "
-          f"horse2zebra, batch {config.batch_size}; {args.steps} steps timed per round, "
-          f"{args.rounds} round(s)", flush=True)
+    print(
+        f"{args.preset} preset: {config.crop_size} px crops of {config.load_size} px "
+        f"horse2zebra, batch {config.batch_size}; {args.steps} steps timed per round, "
+        f"{args.rounds} round(s)",
+        flush=True,
+    )
 
     bare = bare_step(config, files, 64)
     fit_seconds(config, files, 2)  # the process's first fit() pays one-off costs; not timed
@@ -102,10 +115,15 @@ def main(argv=None) -> None:
         print(f"round {round_ + 1}/{args.rounds} done", flush=True)
 
     bare_ms = statistics.median(seconds["bare"]) / args.steps * 1000
-    fit_ms = (statistics.median(seconds["fit long"])
-              - statistics.median(seconds["fit start-up"])) / args.steps * 1000
+    fit_ms = (
+        (statistics.median(seconds["fit long"]) - statistics.median(seconds["fit start-up"]))
+        / args.steps
+        * 1000
+    )
     print(f"\n{'':<12}{'ms/step':>9}{'steps/s':>9}{'x bare':>8}")
     print(f"{'bare step':<12}{bare_ms:>9.1f}{1000 / bare_ms:>9.2f}{1.0:>8.2f}")
     print(f"{'fit() loop':<12}{fit_ms:>9.1f}{1000 / fit_ms:>9.2f}{fit_ms / bare_ms:>8.2f}")
-    print(f"\nthe loop adds {fit_ms / bare_ms - 1:.1%} to the bare step (goal: <= 5%); fit() "
-          f"start-up {statistics.median(seconds['fit start-up']):.1f} s")
+    print(
+        f"\nthe loop adds {fit_ms / bare_ms - 1:.1%} to the bare step (goal: <= 5%); fit() "
+        f"start-up {statistics.median(seconds['fit start-up']):.1f} s"
+    )

@@ -39,8 +39,7 @@ from typing import Callable, Dict, List, Tuple
 from cyclegan import entry
 from pipeline import cli
 
-DEFAULT_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
-                            "horse2zebra")
+DEFAULT_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "horse2zebra")
 # Where benchmarks keep what they make once (git-ignored, like every run's output).
 CACHE = os.path.join(os.path.dirname(__file__), "..", "runs", "bench")
 LOAD_SIZE, CROP_SIZE, METHOD = 286, 256, "bicubic"  # the paper preset's preprocessing
@@ -48,8 +47,7 @@ LOAD_SIZE, CROP_SIZE, METHOD = 286, 256, "bicubic"  # the paper preset's preproc
 CODECS = {"none": ("", -1), "GZIP": ("GZIP", -1), "GZIP-1": ("GZIP", 1), "ZLIB": ("ZLIB", -1)}
 
 
-def plain_preprocess(data: str, out_dir: str, load_size: int, crop_size: int,
-                     method: str) -> int:
+def plain_preprocess(data: str, out_dir: str, load_size: int, crop_size: int, method: str) -> int:
     """Preprocess's work as plain TensorFlow: writes out_dir/<split>/data.tfrecord; returns
     the images written."""
     import tensorflow as tf
@@ -62,30 +60,41 @@ def plain_preprocess(data: str, out_dir: str, load_size: int, crop_size: int,
         size = data_contract.stored_size(split, load_size, crop_size)
         paths = listings[split].images
         names = [os.path.relpath(path, data) for path in paths]  # as ExampleGen names them
-        batches = (tf.data.Dataset.from_tensor_slices((paths, names))
-                   .map(lambda path, name, size=size: (
-                        image_ops.preprocess(tf.io.read_file(path), size, method), name),
-                        num_parallel_calls=tf.data.AUTOTUNE)
-                   .batch(64)
-                   .prefetch(tf.data.AUTOTUNE))
+        batches = (
+            tf.data.Dataset.from_tensor_slices((paths, names))
+            .map(
+                lambda path, name, size=size: (
+                    image_ops.preprocess(tf.io.read_file(path), size, method),
+                    name,
+                ),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+            .batch(64)
+            .prefetch(tf.data.AUTOTUNE)
+        )
         os.makedirs(os.path.join(out_dir, split))
         with tf.io.TFRecordWriter(os.path.join(out_dir, split, "data.tfrecord")) as writer:
             for pixels, batch_names in batches.as_numpy_iterator():
                 for image, name in zip(pixels, batch_names):
-                    writer.write(data_contract.make_pixel_example(
-                        image.tobytes(), size, name).SerializeToString())
+                    writer.write(
+                        data_contract.make_pixel_example(
+                            image.tobytes(), size, name
+                        ).SerializeToString()
+                    )
                 count += len(pixels)
     return count
 
 
-def preprocessed(load_size: int, crop_size: int, method: str,
-                 data: str = DEFAULT_DATA) -> Dict[str, str]:
+def preprocessed(
+    load_size: int, crop_size: int, method: str, data: str = DEFAULT_DATA
+) -> Dict[str, str]:
     """split -> TFRecord file of `data` preprocessed as Preprocess would (plain_preprocess),
     made once under runs/bench/ and reused."""
     from cyclegan import data_contract
 
-    target = os.path.join(CACHE, f"{os.path.basename(os.path.abspath(data))}-{load_size}-"
-                                 f"{crop_size}-{method}")
+    target = os.path.join(
+        CACHE, f"{os.path.basename(os.path.abspath(data))}-{load_size}-{crop_size}-{method}"
+    )
     if not os.path.isdir(target):
         partial = target + ".partial"  # renamed when complete: an interrupted run leaves none
         shutil.rmtree(partial, ignore_errors=True)
@@ -97,25 +106,34 @@ def preprocessed(load_size: int, crop_size: int, method: str,
 def run_pipeline(components: list, work: str, beam_args: List[str]) -> None:
     from tfx import v1 as tfx
 
-    tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
-        pipeline_name="bench", pipeline_root=work, components=components, enable_cache=False,
-        beam_pipeline_args=beam_args,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            os.path.join(work, "metadata.sqlite"))))
+    tfx.orchestration.LocalDagRunner().run(
+        tfx.dsl.Pipeline(
+            pipeline_name="bench",
+            pipeline_root=work,
+            components=components,
+            enable_cache=False,
+            beam_pipeline_args=beam_args,
+            metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+                os.path.join(work, "metadata.sqlite")
+            ),
+        )
+    )
 
 
 def preprocess_component(examples):
     from components.preprocess.component import Preprocess
 
-    return Preprocess(examples=examples, load_size=LOAD_SIZE, crop_size=CROP_SIZE,
-                      resize_method=METHOD)
+    return Preprocess(
+        examples=examples, load_size=LOAD_SIZE, crop_size=CROP_SIZE, resize_method=METHOD
+    )
 
 
 def _example_gen(data: str, work: str, beam_args: List[str]) -> Callable[[], object]:
     from components.image_example_gen import component as example_gen_component
 
-    return functools.partial(run_pipeline, [example_gen_component.folder_example_gen(data)],
-                             work, beam_args)
+    return functools.partial(
+        run_pipeline, [example_gen_component.folder_example_gen(data)], work, beam_args
+    )
 
 
 def _preprocess(examples_uri: str, work: str, beam_args: List[str]) -> Callable[[], object]:
@@ -125,10 +143,13 @@ def _preprocess(examples_uri: str, work: str, beam_args: List[str]) -> Callable[
 
     # ExampleGen's artifact as a pipeline hands it over: its URI and split names.
     examples = tfx.dsl.Importer(
-        source_uri=examples_uri, artifact_type=tfx.types.standard_artifacts.Examples,
-        properties={"split_names": json.dumps(list(data_contract.SPLITS))}).with_id("raw")
-    return functools.partial(run_pipeline, [examples, preprocess_component(
-        examples.outputs["result"])], work, beam_args)
+        source_uri=examples_uri,
+        artifact_type=tfx.types.standard_artifacts.Examples,
+        properties={"split_names": json.dumps(list(data_contract.SPLITS))},
+    ).with_id("raw")
+    return functools.partial(
+        run_pipeline, [examples, preprocess_component(examples.outputs["result"])], work, beam_args
+    )
 
 
 def _plain(data: str, work: str, beam_args: List[str]) -> Callable[[], object]:
@@ -145,15 +166,29 @@ def _child(case: str, source: str, work: str, beam_args: List[str]) -> None:
     run = CASES[case](source, work, beam_args)  # imports happen here, before the clock
     start, cpu = time.perf_counter(), time.process_time()
     run()
-    print(json.dumps({"seconds": time.perf_counter() - start,
-                      "cpu_seconds": time.process_time() - cpu}))
+    print(
+        json.dumps(
+            {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
+        )
+    )
 
 
 def _timed(case: str, source: str, work: str, beam_args: List[str]) -> Dict[str, float]:
     output = subprocess.run(
-        [sys.executable, "-m", "benchmarks.ingest", "--child", case, source, work,
-         *(f"--beam-arg={arg}" for arg in beam_args)],
-        check=True, capture_output=True, text=True).stdout
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.ingest",
+            "--child",
+            case,
+            source,
+            work,
+            *(f"--beam-arg={arg}" for arg in beam_args),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -188,8 +223,9 @@ def _pixel_digests(files: List[str]) -> Dict[str, str]:
 
 def compare_outputs(preprocess_work: str, plain_work: str) -> Tuple[int, List[str]]:
     """(images both stored, the sources whose pixels differ or are missing on one side)."""
-    ours = _pixel_digests(glob.glob(os.path.join(preprocess_work, "Preprocess", "preprocessed",
-                                                 "*", "Split-*", "*")))
+    ours = _pixel_digests(
+        glob.glob(os.path.join(preprocess_work, "Preprocess", "preprocessed", "*", "Split-*", "*"))
+    )
     plain = _pixel_digests(glob.glob(os.path.join(plain_work, "*", "data.tfrecord")))
     return len(ours), sorted(s for s in set(ours) | set(plain) if ours.get(s) != plain.get(s))
 
@@ -217,27 +253,48 @@ def measure_codecs(files: List[str], images: int, rounds: int) -> Dict[str, Dict
                 tf.data.TFRecordDataset(path, kind).reduce(0, lambda count, _: count + 1)
                 times[codec]["read"].append(time.perf_counter() - start)
                 sizes[codec] = os.path.getsize(path)
-    return {codec: {"bytes": sizes[codec] / len(records),
-                    **{what: statistics.median(seconds) / len(records)
-                       for what, seconds in times[codec].items()}}
-            for codec in CODECS}
+    return {
+        codec: {
+            "bytes": sizes[codec] / len(records),
+            **{
+                what: statistics.median(seconds) / len(records)
+                for what, seconds in times[codec].items()
+            },
+        }
+        for codec in CODECS
+    }
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=entry.HelpFormatter)
-    parser.add_argument("--data", default=DEFAULT_DATA,
-                        help="a trainA/trainB/testA/testB folder (default: horse2zebra in "
-                             "../shared/data)")
+    parser.add_argument(
+        "--data",
+        default=DEFAULT_DATA,
+        help="a trainA/trainB/testA/testB folder (default: horse2zebra in ../shared/data)",
+    )
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--codec-images", type=int, default=512,
-                        help="preprocessed records the compression figures are taken on")
-    parser.add_argument("--beam-arg", dest="beam_args", action="append", default=[],
-                        help="a Beam pipeline option for both components, e.g. "
-                             "--beam-arg=--direct_running_mode=multi_processing; repeatable")
-    parser.add_argument("--quick", action="store_true",
-                        help="one round and 64 records for compression: proves it runs")
-    parser.add_argument("--child", nargs=3, metavar=("CASE", "SOURCE", "WORK"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--codec-images",
+        type=int,
+        default=512,
+        help="preprocessed records the compression figures are taken on",
+    )
+    parser.add_argument(
+        "--beam-arg",
+        dest="beam_args",
+        action="append",
+        default=[],
+        help="a Beam pipeline option for both components, e.g. "
+        "--beam-arg=--direct_running_mode=multi_processing; repeatable",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="one round and 64 records for compression: proves it runs",
+    )
+    parser.add_argument(
+        "--child", nargs=3, metavar=("CASE", "SOURCE", "WORK"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     entry.prepare_process()
     cli.configure_logging(verbose=False)
@@ -253,8 +310,11 @@ def main(argv=None) -> None:
     listings = sources.check_folder(data)
     count = sum(len(listings[split].images) for split in data_contract.SPLITS)
     small_count = len(data_contract.SPLITS)
-    print(f"{count} images from {data}; train splits to {LOAD_SIZE} px, test to {CROP_SIZE} "
-          f"px, {METHOD}; {args.rounds} round(s), every run a fresh process", flush=True)
+    print(
+        f"{count} images from {data}; train splits to {LOAD_SIZE} px, test to {CROP_SIZE} "
+        f"px, {METHOD}; {args.rounds} round(s), every run a fresh process",
+        flush=True,
+    )
 
     work = tempfile.mkdtemp(prefix="bench_ingest_")
     try:
@@ -270,8 +330,9 @@ def main(argv=None) -> None:
         for round_ in range(args.rounds):
             for case, size in random.sample(list(results), len(results)):
                 out = os.path.join(work, f"{case}-{size}-{round_}")
-                results[case, size].append(_timed(case, sources_of[case][size], out,
-                                                  args.beam_args))
+                results[case, size].append(
+                    _timed(case, sources_of[case][size], out, args.beam_args)
+                )
                 if size == "all" and case in ("Preprocess", "plain"):
                     if case in kept:
                         shutil.rmtree(kept[case])
@@ -280,9 +341,17 @@ def main(argv=None) -> None:
                     shutil.rmtree(out)
             print(f"round {round_ + 1}/{args.rounds} done", flush=True)
         same, differ = compare_outputs(kept["Preprocess"], kept["plain"])
-        codecs = measure_codecs(sorted(glob.glob(os.path.join(
-            kept["Preprocess"], "Preprocess", "preprocessed", "*", "Split-trainA", "*"))),
-            args.codec_images, args.rounds)
+        codecs = measure_codecs(
+            sorted(
+                glob.glob(
+                    os.path.join(
+                        kept["Preprocess"], "Preprocess", "preprocessed", "*", "Split-trainA", "*"
+                    )
+                )
+            ),
+            args.codec_images,
+            args.rounds,
+        )
     finally:
         shutil.rmtree(work)
 
@@ -294,30 +363,47 @@ def main(argv=None) -> None:
         grown = count - small_count
         seconds = median(case, "all", "seconds") - median(case, "small", "seconds")
         cpu = median(case, "all", "cpu_seconds") - median(case, "small", "cpu_seconds")
-        rows[case] = (median(case, "small", "seconds"), median(case, "all", "seconds"),
-                      grown / max(seconds, 1e-9), cpu / grown * 1000)
+        rows[case] = (
+            median(case, "small", "seconds"),
+            median(case, "all", "seconds"),
+            grown / max(seconds, 1e-9),
+            cpu / grown * 1000,
+        )
     plain_rate = rows["plain"][2]
-    print(f"\n{'':<14}{'start-up s':>11}{'total s':>9}{'images/s':>10}{'CPU ms/image':>14}"
-          f"{'x plain':>9}")
-    for case, label in (("Preprocess", "Preprocess"), ("plain", "plain tf.data"),
-                        ("ExampleGen", "ExampleGen")):
+    print(
+        f"\n{'':<14}{'start-up s':>11}{'total s':>9}{'images/s':>10}{'CPU ms/image':>14}"
+        f"{'x plain':>9}"
+    )
+    for case, label in (
+        ("Preprocess", "Preprocess"),
+        ("plain", "plain tf.data"),
+        ("ExampleGen", "ExampleGen"),
+    ):
         startup, total, rate, cpu_ms = rows[case]
         ratio = f"{rate / plain_rate:>9.2f}" if case != "ExampleGen" else f"{'-':>9}"
         print(f"{label:<14}{startup:>11.1f}{total:>9.1f}{rate:>10.0f}{cpu_ms:>14.2f}{ratio}")
-    print(f"\nPreprocess and plain stored identical pixels for {same - len(differ)} of {count} "
-          f"images" + (f"; they differ for {differ[:5]}" if differ else ""))
+    print(
+        f"\nPreprocess and plain stored identical pixels for {same - len(differ)} of {count} "
+        f"images" + (f"; they differ for {differ[:5]}" if differ else "")
+    )
 
     none = codecs["none"]
-    print(f"\ncompression of the preprocessed records ({args.codec_images} trainA records "
-          f"at {LOAD_SIZE} px, from memory, one thread; the last column is the writing time "
-          f"it adds per image, relative to Preprocess's time per image above):")
-    print(f"{'codec':<7}{'KiB/image':>10}{'size x none':>13}{'write images/s':>16}"
-          f"{'read images/s':>15}{'+ Preprocess time':>19}")
+    print(
+        f"\ncompression of the preprocessed records ({args.codec_images} trainA records "
+        f"at {LOAD_SIZE} px, from memory, one thread; the last column is the writing time "
+        f"it adds per image, relative to Preprocess's time per image above):"
+    )
+    print(
+        f"{'codec':<7}{'KiB/image':>10}{'size x none':>13}{'write images/s':>16}"
+        f"{'read images/s':>15}{'+ Preprocess time':>19}"
+    )
     for codec, figures in codecs.items():
         added = (figures["write"] - none["write"]) * rows["Preprocess"][2]
-        print(f"{codec:<7}{figures['bytes'] / 1024:>10.0f}"
-              f"{figures['bytes'] / none['bytes']:>13.2f}{1 / figures['write']:>16.0f}"
-              f"{1 / figures['read']:>15.0f}{added:>19.0%}")
+        print(
+            f"{codec:<7}{figures['bytes'] / 1024:>10.0f}"
+            f"{figures['bytes'] / none['bytes']:>13.2f}{1 / figures['write']:>16.0f}"
+            f"{1 / figures['read']:>15.0f}{added:>19.0%}"
+        )
 
 
 if __name__ == "__main__":

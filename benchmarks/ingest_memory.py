@@ -32,8 +32,9 @@ def _subset(data: str, per_train_split: int, into: str) -> str:
         if len(names) < per_train_split:
             raise SystemExit(f"{split} has {len(names)} images, fewer than {per_train_split}")
         for name in names[1:per_train_split]:
-            os.symlink(os.path.abspath(os.path.join(data, split, name)),
-                       os.path.join(into, split, name))
+            os.symlink(
+                os.path.abspath(os.path.join(data, split, name)), os.path.join(into, split, name)
+            )
     return into
 
 
@@ -44,15 +45,20 @@ def _child(data: str, count: int) -> None:
 
     with tempfile.TemporaryDirectory() as work:
         example_gen = example_gen_component.folder_example_gen(
-            _subset(data, count, os.path.join(work, "data")))
-        run_pipeline([example_gen, preprocess_component(example_gen.outputs["examples"])],
-                     os.path.join(work, "tfx"), [])
+            _subset(data, count, os.path.join(work, "data"))
+        )
+        run_pipeline(
+            [example_gen, preprocess_component(example_gen.outputs["examples"])],
+            os.path.join(work, "tfx"),
+            [],
+        )
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)  # MiB
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", default=DEFAULT_DATA)
     parser.add_argument("--n", type=int, default=250, help="images per train split (N)")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
@@ -63,12 +69,22 @@ def main(argv=None) -> None:
     peaks = {}
     for count in (args.n, 4 * args.n):
         output = subprocess.run(
-            [sys.executable, "-m", "benchmarks.ingest_memory", "--data", args.data,
-             "--child", str(count)], check=True, capture_output=True, text=True).stdout
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.ingest_memory",
+                "--data",
+                args.data,
+                "--child",
+                str(count),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         peaks[count] = int(output.strip().splitlines()[-1])
         print(f"{count:>5} images per train split: peak RSS {peaks[count]} MiB")
-    print(f"peak RSS ratio 4N / N: {peaks[4 * args.n] / peaks[args.n]:.2f} "
-          f"(goal: < 1.20)")
+    print(f"peak RSS ratio 4N / N: {peaks[4 * args.n] / peaks[args.n]:.2f} (goal: < 1.20)")
 
 
 if __name__ == "__main__":

@@ -46,9 +46,14 @@ def trained_export(preset_name: str, train_steps: int) -> str:
         files = preprocessed(config.load_size, config.crop_size, config.resize_method)
         run_dir = export_dir + ".training"
         shutil.rmtree(run_dir, ignore_errors=True)
-        model = train.fit(config.replace(steps_per_epoch=train_steps, epochs=1, decay_epochs=0),
-                          files["trainA"], files["trainB"], files["testA"], files["testB"],
-                          run_dir)
+        model = train.fit(
+            config.replace(steps_per_epoch=train_steps, epochs=1, decay_epochs=0),
+            files["trainA"],
+            files["trainB"],
+            files["testA"],
+            files["testB"],
+            run_dir,
+        )
         export.export_generators(model.g_ab, model.g_ba, config, export_dir + ".partial")
         os.rename(export_dir + ".partial", export_dir)  # complete or absent
         shutil.rmtree(run_dir)
@@ -60,8 +65,7 @@ def main(argv=None) -> None:
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--train-steps", type=int, default=300)
     parser.add_argument("--requests", type=int, default=200, help="timed requests per case")
-    parser.add_argument("--quick", action="store_true",
-                        help="20 requests per case: proves it runs")
+    parser.add_argument("--quick", action="store_true", help="20 requests per case: proves it runs")
     args = parser.parse_args(argv)
     if args.quick:
         args.requests = 20
@@ -76,19 +80,31 @@ def main(argv=None) -> None:
     loaded = tf.saved_model.load(trained_export(args.preset, args.train_steps))
     by_bytes = loaded.signatures["translate_a_to_b"]
     by_float = loaded.signatures["translate_a_to_b_float"]
-    jpegs = [Path(path).read_bytes()
-             for path in sorted(glob.glob(os.path.join(DEFAULT_DATA, "testA", "*.jpg")))]
-    floats = tf.stack([image_ops.to_unit_range(image_ops.preprocess(
-        tf.constant(jpeg), config.crop_size, config.resize_method)) for jpeg in jpegs])
-    print(f"{args.preset} preset at {config.crop_size} px, trained {args.train_steps} steps "
-          f"on horse2zebra; {len(jpegs)} testA JPEGs; {args.requests} timed requests per "
-          f"case", flush=True)
+    jpegs = [
+        Path(path).read_bytes()
+        for path in sorted(glob.glob(os.path.join(DEFAULT_DATA, "testA", "*.jpg")))
+    ]
+    floats = tf.stack(
+        [
+            image_ops.to_unit_range(
+                image_ops.preprocess(tf.constant(jpeg), config.crop_size, config.resize_method)
+            )
+            for jpeg in jpegs
+        ]
+    )
+    print(
+        f"{args.preset} preset at {config.crop_size} px, trained {args.train_steps} steps "
+        f"on horse2zebra; {len(jpegs)} testA JPEGs; {args.requests} timed requests per "
+        f"case",
+        flush=True,
+    )
 
     # The bytes signature's own work on one image, each part alone, and an empty call.
     size, method = config.crop_size, config.resize_method
     parts = {
-        "decode+resize": tf.function(lambda jpeg, image: {
-            "out": image_ops.preprocess(jpeg, size, method)}),
+        "decode+resize": tf.function(
+            lambda jpeg, image: {"out": image_ops.preprocess(jpeg, size, method)}
+        ),
         "PNG encode": tf.function(lambda jpeg, image: {"out": image_ops.encode_png(image)}),
         "empty call": tf.function(lambda jpeg, image: {"out": tf.identity(jpeg)}),
     }
@@ -106,8 +122,9 @@ def main(argv=None) -> None:
         next(iter(call().values())).numpy()
         return time.perf_counter() - start
 
-    cases = ([(kind, batch) for batch in BATCHES for kind in ("bytes", "generator")]
-             + [(part, 1) for part in parts])
+    cases = [(kind, batch) for batch in BATCHES for kind in ("bytes", "generator")] + [
+        (part, 1) for part in parts
+    ]
     latencies = {case: [] for case in cases}
     for round_ in range(WARM_UP_ROUNDS + args.requests):
         for case in random.sample(cases, len(cases)):
@@ -115,19 +132,29 @@ def main(argv=None) -> None:
             if round_ >= WARM_UP_ROUNDS:
                 latencies[case].append(seconds * 1000)
 
-    print(f"\n{'batch':>5}{'bytes p50':>11}{'bytes p95':>11}{'generator p50':>15}"
-          f"{'generator p95':>15}{'overhead p50':>14}")
+    print(
+        f"\n{'batch':>5}{'bytes p50':>11}{'bytes p95':>11}{'generator p50':>15}"
+        f"{'generator p95':>15}{'overhead p50':>14}"
+    )
     for batch in BATCHES:
         bytes_p = np.percentile(latencies["bytes", batch], [50, 95])
         generator_p = np.percentile(latencies["generator", batch], [50, 95])
-        print(f"{batch:>5}{bytes_p[0]:>11.2f}{bytes_p[1]:>11.2f}{generator_p[0]:>15.2f}"
-              f"{generator_p[1]:>15.2f}{bytes_p[0] / generator_p[0] - 1:>14.1%}")
-    print("(request latency in ms; the overhead is the bytes signature's p50 over the "
-          "generator's; goal at batch 1: <= 10%)")
+        print(
+            f"{batch:>5}{bytes_p[0]:>11.2f}{bytes_p[1]:>11.2f}{generator_p[0]:>15.2f}"
+            f"{generator_p[1]:>15.2f}{bytes_p[0] / generator_p[0] - 1:>14.1%}"
+        )
+    print(
+        "(request latency in ms; the overhead is the bytes signature's p50 over the "
+        "generator's; goal at batch 1: <= 10%)"
+    )
     p50 = {part: np.percentile(latencies[part, 1], 50) for part in parts}
     generator_p50 = np.percentile(latencies["generator", 1], 50)
-    print(f"the bytes path's own work on one image, timed alone (p50 less an empty call's "
-          f"{p50['empty call']:.2f} ms): " + ", ".join(
-              f"{part} {p50[part] - p50['empty call']:.2f} ms "
-              f"({(p50[part] - p50['empty call']) / generator_p50:.1%} of the generator)"
-              for part in ("decode+resize", "PNG encode")))
+    print(
+        f"the bytes path's own work on one image, timed alone (p50 less an empty call's "
+        f"{p50['empty call']:.2f} ms): "
+        + ", ".join(
+            f"{part} {p50[part] - p50['empty call']:.2f} ms "
+            f"({(p50[part] - p50['empty call']) / generator_p50:.1%} of the generator)"
+            for part in ("decode+resize", "PNG encode")
+        )
+    )

@@ -50,11 +50,13 @@ def measure(size: int, steps: int, rounds: int):
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
-    parser.add_argument("--steps", type=int, nargs="+", default=[20, 3],
-                        help="steps per round, one per size")
+    parser.add_argument(
+        "--steps", type=int, nargs="+", default=[20, 3], help="steps per round, one per size"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     entry.prepare_process()

@@ -41,13 +41,12 @@ class InstanceNormalization(keras.layers.Layer):
         self.scale = self.add_weight(
             name="scale",
             shape=input_shape[-1:],
-            initializer=tf.random_normal_initializer(1., 0.02),
-            trainable=True)
+            initializer=tf.random_normal_initializer(1.0, 0.02),
+            trainable=True,
+        )
         self.offset = self.add_weight(
-            name="offset",
-            shape=input_shape[-1:],
-            initializer="zeros",
-            trainable=True)
+            name="offset", shape=input_shape[-1:], initializer="zeros", trainable=True
+        )
 
     def call(self, x):
         mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
@@ -58,10 +57,13 @@ class InstanceNormalization(keras.layers.Layer):
 
 def downsample(filters: int, size: int, apply_norm: bool = True) -> keras.Sequential:
     """Conv2D => InstanceNorm => LeakyRelu (Keras' default slope, 0.3)."""
-    initializer = tf.random_normal_initializer(0., 0.02)
+    initializer = tf.random_normal_initializer(0.0, 0.02)
     result = keras.Sequential()
-    result.add(keras.layers.Conv2D(filters, size, strides=2, padding="same",
-                                   kernel_initializer=initializer, use_bias=False))
+    result.add(
+        keras.layers.Conv2D(
+            filters, size, strides=2, padding="same", kernel_initializer=initializer, use_bias=False
+        )
+    )
     if apply_norm:
         result.add(InstanceNormalization())
     result.add(keras.layers.LeakyReLU())
@@ -70,10 +72,13 @@ def downsample(filters: int, size: int, apply_norm: bool = True) -> keras.Sequen
 
 def upsample(filters: int, size: int, apply_dropout: bool = False) -> keras.Sequential:
     """Conv2DTranspose => InstanceNorm => Dropout => Relu."""
-    initializer = tf.random_normal_initializer(0., 0.02)
+    initializer = tf.random_normal_initializer(0.0, 0.02)
     result = keras.Sequential()
-    result.add(keras.layers.Conv2DTranspose(filters, size, strides=2, padding="same",
-                                            kernel_initializer=initializer, use_bias=False))
+    result.add(
+        keras.layers.Conv2DTranspose(
+            filters, size, strides=2, padding="same", kernel_initializer=initializer, use_bias=False
+        )
+    )
     result.add(InstanceNormalization())
     if apply_dropout:
         result.add(keras.layers.Dropout(0.5))
@@ -104,12 +109,17 @@ def unet_generator(output_channels: int, image_size: int = 256) -> keras.Model:
     ]
     # Not in the tutorial: below 256 px, leave out the blocks past 1x1 (the innermost).
     inner = max(0, len(down_stack) - (image_size.bit_length() - 1))
-    down_stack, up_stack = down_stack[:len(down_stack) - inner], up_stack[inner:]
+    down_stack, up_stack = down_stack[: len(down_stack) - inner], up_stack[inner:]
 
-    initializer = tf.random_normal_initializer(0., 0.02)
+    initializer = tf.random_normal_initializer(0.0, 0.02)
     last = keras.layers.Conv2DTranspose(
-        output_channels, 4, strides=2, padding="same", kernel_initializer=initializer,
-        activation="tanh")  # (bs, 256, 256, 3)
+        output_channels,
+        4,
+        strides=2,
+        padding="same",
+        kernel_initializer=initializer,
+        activation="tanh",
+    )  # (bs, 256, 256, 3)
     concat = keras.layers.Concatenate()
 
     inputs = keras.layers.Input(shape=[None, None, 3])
@@ -130,20 +140,22 @@ def unet_generator(output_channels: int, image_size: int = 256) -> keras.Model:
 
 def discriminator() -> keras.Model:
     """PatchGan discriminator model (https://arxiv.org/abs/1611.07004), target=False."""
-    initializer = tf.random_normal_initializer(0., 0.02)
+    initializer = tf.random_normal_initializer(0.0, 0.02)
     inp = keras.layers.Input(shape=[None, None, 3], name="input_image")
     x = inp
     down1 = downsample(64, 4, False)(x)  # (bs, 128, 128, 64)
     down2 = downsample(128, 4)(down1)  # (bs, 64, 64, 128)
     down3 = downsample(256, 4)(down2)  # (bs, 32, 32, 256)
     zero_pad1 = keras.layers.ZeroPadding2D()(down3)  # (bs, 34, 34, 256)
-    conv = keras.layers.Conv2D(512, 4, strides=1, kernel_initializer=initializer,
-                               use_bias=False)(zero_pad1)  # (bs, 31, 31, 512)
+    conv = keras.layers.Conv2D(512, 4, strides=1, kernel_initializer=initializer, use_bias=False)(
+        zero_pad1
+    )  # (bs, 31, 31, 512)
     norm1 = InstanceNormalization()(conv)
     leaky_relu = keras.layers.LeakyReLU()(norm1)
     zero_pad2 = keras.layers.ZeroPadding2D()(leaky_relu)  # (bs, 33, 33, 512)
-    last = keras.layers.Conv2D(1, 4, strides=1,
-                               kernel_initializer=initializer)(zero_pad2)  # (bs, 30, 30, 1)
+    last = keras.layers.Conv2D(1, 4, strides=1, kernel_initializer=initializer)(
+        zero_pad2
+    )  # (bs, 30, 30, 1)
     return keras.Model(inputs=inp, outputs=last)
 
 
@@ -156,8 +168,10 @@ class TutorialCycleGan:
         self.generator_f = unet_generator(OUTPUT_CHANNELS, image_size)  # Y -> X
         self.discriminator_x = discriminator()
         self.discriminator_y = discriminator()
-        self.loss_obj = {"bce": keras.losses.BinaryCrossentropy(from_logits=True),
-                         "lsgan": keras.losses.MeanSquaredError()}[gan_loss]
+        self.loss_obj = {
+            "bce": keras.losses.BinaryCrossentropy(from_logits=True),
+            "lsgan": keras.losses.MeanSquaredError(),
+        }[gan_loss]
         self.optimizers = [keras.optimizers.Adam(2e-4, beta_1=0.5) for _ in self.networks]
         self.train_step = tf.function(self._train_step)
 
@@ -184,8 +198,9 @@ class TutorialCycleGan:
         loss = tf.reduce_mean(tf.abs(real_image - same_image))
         return LAMBDA * 0.5 * loss
 
-    def gradients(self, real_x: tf.Tensor, real_y: tf.Tensor
-                  ) -> Tuple[Dict[str, tf.Tensor], List[List[tf.Tensor]]]:
+    def gradients(
+        self, real_x: tf.Tensor, real_y: tf.Tensor
+    ) -> Tuple[Dict[str, tf.Tensor], List[List[tf.Tensor]]]:
         """train_step up to its optimizers: (its losses, the gradients of each network in
         self.networks)."""
         generator_g, generator_f = self.generator_g, self.generator_f
@@ -209,8 +224,9 @@ class TutorialCycleGan:
 
             gen_g_loss = self.generator_loss(disc_fake_y)
             gen_f_loss = self.generator_loss(disc_fake_x)
-            total_cycle_loss = (self.calc_cycle_loss(real_x, cycled_x)
-                                + self.calc_cycle_loss(real_y, cycled_y))
+            total_cycle_loss = self.calc_cycle_loss(real_x, cycled_x) + self.calc_cycle_loss(
+                real_y, cycled_y
+            )
             identity_g = self.identity_loss(real_y, same_y)
             identity_f = self.identity_loss(real_x, same_x)
             total_gen_g_loss = gen_g_loss + total_cycle_loss + identity_g
@@ -221,19 +237,25 @@ class TutorialCycleGan:
 
         generator_g_gradients = tape.gradient(total_gen_g_loss, generator_g.trainable_variables)
         generator_f_gradients = tape.gradient(total_gen_f_loss, generator_f.trainable_variables)
-        discriminator_x_gradients = tape.gradient(disc_x_loss,
-                                                  discriminator_x.trainable_variables)
-        discriminator_y_gradients = tape.gradient(disc_y_loss,
-                                                  discriminator_y.trainable_variables)
-        losses = {"gen_g_loss": gen_g_loss, "gen_f_loss": gen_f_loss,
-                  "total_cycle_loss": total_cycle_loss, "identity_loss": identity_g + identity_f,
-                  "disc_x_loss": disc_x_loss, "disc_y_loss": disc_y_loss}
-        return losses, [generator_g_gradients, generator_f_gradients, discriminator_x_gradients,
-                        discriminator_y_gradients]
+        discriminator_x_gradients = tape.gradient(disc_x_loss, discriminator_x.trainable_variables)
+        discriminator_y_gradients = tape.gradient(disc_y_loss, discriminator_y.trainable_variables)
+        losses = {
+            "gen_g_loss": gen_g_loss,
+            "gen_f_loss": gen_f_loss,
+            "total_cycle_loss": total_cycle_loss,
+            "identity_loss": identity_g + identity_f,
+            "disc_x_loss": disc_x_loss,
+            "disc_y_loss": disc_y_loss,
+        }
+        return losses, [
+            generator_g_gradients,
+            generator_f_gradients,
+            discriminator_x_gradients,
+            discriminator_y_gradients,
+        ]
 
     def _train_step(self, real_x: tf.Tensor, real_y: tf.Tensor) -> Dict[str, tf.Tensor]:
         losses, gradients = self.gradients(real_x, real_y)
-        for optimizer, network, network_gradients in zip(self.optimizers, self.networks,
-                                                         gradients):
+        for optimizer, network, network_gradients in zip(self.optimizers, self.networks, gradients):
             optimizer.apply_gradients(zip(network_gradients, network.trainable_variables))
         return losses

@@ -40,8 +40,9 @@ def resolve_model_dir(path: str) -> str:
         return path
     version = serving_dir.latest_servable(path)
     if version is None:
-        raise FileNotFoundError(f"{path!r} is neither a SavedModel nor a directory of numbered "
-                                f"versions")
+        raise FileNotFoundError(
+            f"{path!r} is neither a SavedModel nor a directory of numbered versions"
+        )
     return version.path
 
 
@@ -71,7 +72,8 @@ def build_predict_request(images: Sequence[bytes], direction: str, model_name: s
     request.model_spec.name = model_name
     request.model_spec.signature_name = _signature(direction)
     request.inputs[serving_contract.BYTES_INPUT].CopyFrom(
-        tf.make_tensor_proto(list(images), dtype=tf.string, shape=[len(images)]))
+        tf.make_tensor_proto(list(images), dtype=tf.string, shape=[len(images)])
+    )
     return request
 
 
@@ -85,9 +87,13 @@ class GrpcBackend:
         from tensorflow_serving.apis import prediction_service_pb2_grpc
 
         self._grpc = grpc
-        self._channel = grpc.insecure_channel(address, options=[
-            ("grpc.max_send_message_length", 64 << 20),
-            ("grpc.max_receive_message_length", 64 << 20)])
+        self._channel = grpc.insecure_channel(
+            address,
+            options=[
+                ("grpc.max_send_message_length", 64 << 20),
+                ("grpc.max_receive_message_length", 64 << 20),
+            ],
+        )
         self._stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self.model_name = model_name
         self.timeout_s = timeout_s
@@ -103,8 +109,10 @@ class GrpcBackend:
 
 def build_rest_request(images: Sequence[bytes], direction: str) -> dict:
     """The JSON body of POST /v1/models/<name>:predict (row format, base64 images)."""
-    return {"signature_name": _signature(direction),
-            "instances": [{"b64": base64.b64encode(image).decode()} for image in images]}
+    return {
+        "signature_name": _signature(direction),
+        "instances": [{"b64": base64.b64encode(image).decode()} for image in images],
+    }
 
 
 def parse_rest_response(body: dict) -> List[bytes]:
@@ -112,8 +120,10 @@ def parse_rest_response(body: dict) -> List[bytes]:
     if "error" in body:
         raise TranslationError(body["error"])
     output = serving_contract.BYTES_OUTPUT
-    return [base64.b64decode(row["b64"] if isinstance(row, dict) else row[output]["b64"])
-            for row in body["predictions"]]
+    return [
+        base64.b64decode(row["b64"] if isinstance(row, dict) else row[output]["b64"])
+        for row in body["predictions"]
+    ]
 
 
 class RestBackend:
@@ -123,8 +133,11 @@ class RestBackend:
 
     def translate(self, images: Sequence[bytes], direction: str) -> List[bytes]:
         request = urllib.request.Request(
-            self.endpoint, data=json.dumps(build_rest_request(images, direction)).encode(),
-            headers={"Content-Type": "application/json"}, method="POST")
+            self.endpoint,
+            data=json.dumps(build_rest_request(images, direction)).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 body = json.loads(response.read())

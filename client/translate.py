@@ -25,18 +25,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("input", help="an image file, or a folder of images")
     parser.add_argument("--output", required=True, help="folder for the translated PNGs")
-    parser.add_argument("--direction", default="a_to_b", choices=["a_to_b", "b_to_a"],
-                        help="a_to_b (e.g. horse -> zebra) or b_to_a (default: a_to_b)")
+    parser.add_argument(
+        "--direction",
+        default="a_to_b",
+        choices=["a_to_b", "b_to_a"],
+        help="a_to_b (e.g. horse -> zebra) or b_to_a (default: a_to_b)",
+    )
     where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--model-dir", help="a SavedModel, or a TF Serving base directory "
-                                           "(its newest version is used)")
+    where.add_argument(
+        "--model-dir",
+        help="a SavedModel, or a TF Serving base directory (its newest version is used)",
+    )
     where.add_argument("--grpc", metavar="HOST:PORT", help="TF Serving's gRPC address")
-    where.add_argument("--rest", metavar="URL", help="TF Serving's REST address, e.g. "
-                                                     "http://localhost:8501")
-    parser.add_argument("--model-name", default="cyclegan",
-                        help="the model name TF Serving serves (default: cyclegan)")
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="seconds per request to a server (default: 60)")
+    where.add_argument(
+        "--rest", metavar="URL", help="TF Serving's REST address, e.g. http://localhost:8501"
+    )
+    parser.add_argument(
+        "--model-name",
+        default="cyclegan",
+        help="the model name TF Serving serves (default: cyclegan)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds per request to a server (default: 60)"
+    )
     return parser.parse_args(argv)
 
 
@@ -45,8 +56,11 @@ def list_inputs(path: str) -> List[str]:
         return [path]
     if not os.path.isdir(path):
         raise SystemExit(f"error: {path!r} does not exist")
-    files = sorted(os.path.join(path, name) for name in os.listdir(path)
-                   if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith("."))
+    files = sorted(
+        os.path.join(path, name)
+        for name in os.listdir(path)
+        if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
+    )
     if not files:
         raise SystemExit(f"error: no images ({', '.join(IMAGE_EXTENSIONS)}) in {path!r}")
     return files
@@ -87,8 +101,9 @@ def main(argv=None) -> int:
         elapsed = time.monotonic() - start
         eta = elapsed / index * (len(inputs) - index)
         print(f"[{index}/{len(inputs)}] {path} {status}  (ETA {eta:.0f}s)", flush=True)
-    print(f"{len(inputs) - len(failures)} translated, {len(failures)} failed; PNGs in "
-          f"{args.output}")
+    print(
+        f"{len(inputs) - len(failures)} translated, {len(failures)} failed; PNGs in {args.output}"
+    )
     for path, reason in failures:
         print(f"  failed: {path}: {reason}", file=sys.stderr)
     return 1 if failures else 0

@@ -27,21 +27,27 @@ def shard_writer(path: str, compression: str = "") -> Iterator[tf.io.TFRecordWri
     tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
 
 
-def run_per_split(make_pipeline: Callable[[], beam.Pipeline], output_uri: str,
-                  shards: Dict[str, Sequence[Any]], shard_fn: Callable[[str], beam.DoFn],
-                  summarize: Callable[[str, List[Any]], Any]) -> Dict[str, Any]:
+def run_per_split(
+    make_pipeline: Callable[[], beam.Pipeline],
+    output_uri: str,
+    shards: Dict[str, Sequence[Any]],
+    shard_fn: Callable[[str], beam.DoFn],
+    summarize: Callable[[str, List[Any]], Any],
+) -> Dict[str, Any]:
     """Runs shard_fn(split) over each split's shards in one Beam pipeline; returns, per split,
     summarize(split, [what each shard's DoFn yielded]) (JSON-serialisable)."""
     summary_dir = os.path.join(output_uri, SUMMARY_DIR)
     tf.io.gfile.makedirs(summary_dir)
     with make_pipeline() as pipeline:
         for split, items in shards.items():
-            _ = (pipeline
-                 | f"Shards[{split}]" >> beam.Create(list(items))
-                 | f"Process[{split}]" >> beam.ParDo(shard_fn(split))
-                 | f"Collect[{split}]" >> beam.combiners.ToList()
-                 | f"Summarize[{split}]" >> beam.Map(_write_summary, summarize, split,
-                                                    os.path.join(summary_dir, split)))
+            _ = (
+                pipeline
+                | f"Shards[{split}]" >> beam.Create(list(items))
+                | f"Process[{split}]" >> beam.ParDo(shard_fn(split))
+                | f"Collect[{split}]" >> beam.combiners.ToList()
+                | f"Summarize[{split}]"
+                >> beam.Map(_write_summary, summarize, split, os.path.join(summary_dir, split))
+            )
     summaries = {}
     for split in shards:
         with tf.io.gfile.GFile(os.path.join(summary_dir, split)) as file:

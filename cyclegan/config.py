@@ -112,10 +112,17 @@ class Config:
             )
         if self.generator == "unet" and self.crop_size & (self.crop_size - 1):
             problems.append(f"the U-Net needs a power-of-two crop_size, got {self.crop_size}")
-        for name in ("batch_size", "epochs", "generator_filters", "discriminator_filters",
-                     "summary_every_steps", "image_summary_every_steps",
-                     "checkpoint_every_steps", "domain_classifier_image_size",
-                     "domain_classifier_steps"):
+        for name in (
+            "batch_size",
+            "epochs",
+            "generator_filters",
+            "discriminator_filters",
+            "summary_every_steps",
+            "image_summary_every_steps",
+            "checkpoint_every_steps",
+            "domain_classifier_image_size",
+            "domain_classifier_steps",
+        ):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("decay_epochs", "pool_size"):
@@ -214,7 +221,8 @@ def _parse_value(field: dataclasses.Field, text: str) -> Any:
         return kind(text)
     except ValueError:
         raise ValueError(
-            f"{field.name} takes a value of type {kind.__name__}, got {text!r}") from None
+            f"{field.name} takes a value of type {kind.__name__}, got {text!r}"
+        ) from None
 
 
 def apply_overrides(config: Config, assignments: List[str]) -> Config:

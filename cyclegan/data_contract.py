@@ -49,11 +49,15 @@ def _bytes_feature(value: bytes) -> tf.train.Feature:
 def make_raw_example(encoded: bytes, domain: str, source: str) -> tf.train.Example:
     if domain not in ("A", "B"):
         raise ValueError(f"domain must be 'A' or 'B', got {domain!r}")
-    return tf.train.Example(features=tf.train.Features(feature={
-        ENCODED: _bytes_feature(encoded),
-        DOMAIN: _bytes_feature(domain.encode()),
-        SOURCE: _bytes_feature(source.encode()),
-    }))
+    return tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                ENCODED: _bytes_feature(encoded),
+                DOMAIN: _bytes_feature(domain.encode()),
+                SOURCE: _bytes_feature(source.encode()),
+            }
+        )
+    )
 
 
 RAW_FEATURES = {
@@ -64,11 +68,15 @@ RAW_FEATURES = {
 
 
 def make_pixel_example(pixels: bytes, size: int, source: bytes) -> tf.train.Example:
-    return tf.train.Example(features=tf.train.Features(feature={
-        PIXELS: _bytes_feature(pixels),
-        SIZE: tf.train.Feature(int64_list=tf.train.Int64List(value=[size])),
-        SOURCE: _bytes_feature(source),
-    }))
+    return tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                PIXELS: _bytes_feature(pixels),
+                SIZE: tf.train.Feature(int64_list=tf.train.Int64List(value=[size])),
+                SOURCE: _bytes_feature(source),
+            }
+        )
+    )
 
 
 PIXEL_FEATURES = {
@@ -82,8 +90,10 @@ def parse_pixel_example(serialized: tf.Tensor, size: int) -> Tuple[tf.Tensor, tf
     """Serialized preprocessed example -> (uint8 [size, size, 3] image, source)."""
     features = tf.io.parse_single_example(serialized, PIXEL_FEATURES)
     tf.debugging.assert_equal(
-        features[SIZE], tf.constant(size, tf.int64),
-        message=f"preprocessed image size differs from the expected {size}")
+        features[SIZE],
+        tf.constant(size, tf.int64),
+        message=f"preprocessed image size differs from the expected {size}",
+    )
     image = tf.reshape(tf.io.decode_raw(features[PIXELS], tf.uint8), [size, size, 3])
     return image, features[SOURCE]
 

@@ -13,8 +13,11 @@ import tensorflow as tf
 # node, a partition); far above any step, including the first one's tracing.
 COLLECTIVE_TIMEOUT_S = 600
 # How a lost peer surfaces in a collective: a reset connection, a missed heartbeat, a timeout.
-CLUSTER_ERRORS = (tf.errors.UnavailableError, tf.errors.AbortedError,
-                  tf.errors.DeadlineExceededError)
+CLUSTER_ERRORS = (
+    tf.errors.UnavailableError,
+    tf.errors.AbortedError,
+    tf.errors.DeadlineExceededError,
+)
 _TASK = re.compile(r"/job:(\w+)/replica:\d+/task:(\d+)")
 
 
@@ -29,7 +32,9 @@ def choose_strategy() -> tf.distribute.Strategy:
     if sum(len(cluster.get(role, [])) for role in ("chief", "worker")) > 1:
         return tf.distribute.MultiWorkerMirroredStrategy(
             communication_options=tf.distribute.experimental.CommunicationOptions(
-                timeout_seconds=COLLECTIVE_TIMEOUT_S))
+                timeout_seconds=COLLECTIVE_TIMEOUT_S
+            )
+        )
     if tf.config.list_logical_devices("GPU"):
         return tf.distribute.MirroredStrategy()
     return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
@@ -54,7 +59,9 @@ def lost_peer_message(error: tf.errors.OpError, step: int, checkpoint_dir: str) 
         addresses = _cluster().get(kind, [])
         peer = f"{kind}-{index}" + (f" ({addresses[index]})" if index < len(addresses) else "")
     latest = tf.train.latest_checkpoint(checkpoint_dir)
-    return (f"lost contact with {peer} of the training cluster after step {step} "
-            f"({error.message.strip().splitlines()[0]}). Training stopped; restart every "
-            f"worker of the job: it resumes from "
-            f"{latest or 'the start (no checkpoint yet)'}")
+    return (
+        f"lost contact with {peer} of the training cluster after step {step} "
+        f"({error.message.strip().splitlines()[0]}). Training stopped; restart every "
+        f"worker of the job: it resumes from "
+        f"{latest or 'the start (no checkpoint yet)'}"
+    )

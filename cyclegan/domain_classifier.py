@@ -45,8 +45,15 @@ def network(image_size: int) -> keras.Model:
     return keras.Model(inputs, keras.layers.Dense(1)(x), name="domain_classifier")
 
 
-def train(images_a: tf.data.Dataset, images_b: tf.data.Dataset, image_size: int, steps: int,
-          batch_size: int = 32, seed: int = 0, learning_rate: float = 1e-3) -> keras.Model:
+def train(
+    images_a: tf.data.Dataset,
+    images_b: tf.data.Dataset,
+    image_size: int,
+    steps: int,
+    batch_size: int = 32,
+    seed: int = 0,
+    learning_rate: float = 1e-3,
+) -> keras.Model:
     """Trains on uint8 [h, w, 3] images of each domain (any one size per dataset).
 
     Batches are half A, half B whatever the domains' sizes, so neither answer is favoured;
@@ -55,23 +62,34 @@ def train(images_a: tf.data.Dataset, images_b: tf.data.Dataset, image_size: int,
     keras.utils.set_random_seed(seed)
 
     def domain(images: tf.data.Dataset, label: float) -> tf.data.Dataset:
-        small = images.map(lambda image: tf.cast(tf.round(downscale(
-            tf.cast(image, tf.float32), image_size)), tf.uint8),
-            num_parallel_calls=tf.data.AUTOTUNE).cache()
-        return (small.shuffle(4096, seed=seed + int(label)).repeat()
-                .map(lambda image: tf.image.random_flip_left_right(
-                    image_ops.to_unit_range(image), seed=seed),
-                    num_parallel_calls=tf.data.AUTOTUNE)
-                .batch(batch_size // 2)
-                .map(lambda batch: (batch, tf.fill([tf.shape(batch)[0], 1], label))))
+        small = images.map(
+            lambda image: tf.cast(
+                tf.round(downscale(tf.cast(image, tf.float32), image_size)), tf.uint8
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        ).cache()
+        return (
+            small.shuffle(4096, seed=seed + int(label))
+            .repeat()
+            .map(
+                lambda image: tf.image.random_flip_left_right(
+                    image_ops.to_unit_range(image), seed=seed
+                ),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+            .batch(batch_size // 2)
+            .map(lambda batch: (batch, tf.fill([tf.shape(batch)[0], 1], label)))
+        )
 
     batches = tf.data.Dataset.zip((domain(images_a, 0.0), domain(images_b, 1.0))).map(
-        lambda a, b: (tf.concat([a[0], b[0]], 0), tf.concat([a[1], b[1]], 0)))
+        lambda a, b: (tf.concat([a[0], b[0]], 0), tf.concat([a[1], b[1]], 0))
+    )
     model = network(image_size)
     # Cosine decay to 0: the last steps settle, so the result depends less on the final batches.
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
-    model.compile(keras.optimizers.Adam(schedule),
-                  keras.losses.BinaryCrossentropy(from_logits=True))
+    model.compile(
+        keras.optimizers.Adam(schedule), keras.losses.BinaryCrossentropy(from_logits=True)
+    )
     model.fit(batches.prefetch(tf.data.AUTOTUNE), steps_per_epoch=steps, epochs=1, verbose=0)
     return model
 
@@ -83,8 +101,10 @@ class _Scorer(tf.Module):
         super().__init__(name="domain_classifier")
         self.model = model
         self.image_size = image_size
-        self.score = tf.function(self._score, input_signature=[
-            tf.TensorSpec([None, None, None, 3], tf.float32, name=INPUT_KEY)])
+        self.score = tf.function(
+            self._score,
+            input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name=INPUT_KEY)],
+        )
 
     def _score(self, images: tf.Tensor) -> Dict[str, tf.Tensor]:
         logits = self.model(downscale(images, self.image_size), training=False)
@@ -109,7 +129,11 @@ def load(export_dir: str) -> Score:
 
 def accuracy(score: Score, images_a: tf.Tensor, images_b: tf.Tensor) -> Dict[str, float]:
     """The share of real images of each domain classified as that domain (P >= 0.5 is B)."""
-    return {"accuracy_a": float(tf.reduce_mean(tf.cast(
-                metrics.batched(score, images_a) < 0.5, tf.float32))),
-            "accuracy_b": float(tf.reduce_mean(tf.cast(
-                metrics.batched(score, images_b) >= 0.5, tf.float32)))}
+    return {
+        "accuracy_a": float(
+            tf.reduce_mean(tf.cast(metrics.batched(score, images_a) < 0.5, tf.float32))
+        ),
+        "accuracy_b": float(
+            tf.reduce_mean(tf.cast(metrics.batched(score, images_b) >= 0.5, tf.float32))
+        ),
+    }

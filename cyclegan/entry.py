@@ -26,21 +26,26 @@ OLDEST_PYTHON, NEWEST_PYTHON = (3, 9), (3, 11)
 STACK = ("tensorflow", "tfx", "apache_beam")
 
 
-def stack_problem(entry_point: str, argv: Sequence[str],
-                  version: Tuple[int, ...] = tuple(sys.version_info[:3])) -> Optional[str]:
+def stack_problem(
+    entry_point: str, argv: Sequence[str], version: Tuple[int, ...] = tuple(sys.version_info[:3])
+) -> Optional[str]:
     """Why this Python cannot run `entry_point`, with the command to type instead; None if it
     can. Looks the packages up without importing them, so it answers at once."""
     command = " ".join(shlex.quote(arg) for arg in [".venv/bin/python", entry_point, *argv])
     oldest, newest = (".".join(map(str, v)) for v in (OLDEST_PYTHON, NEWEST_PYTHON))
     if not OLDEST_PYTHON <= tuple(version[:2]) <= NEWEST_PYTHON:
-        return (f"{entry_point} needs Python {oldest}-{newest} (TFX 1.21); this is Python "
-                f"{'.'.join(map(str, version))}. Install Python {newest}, then run:\n"
-                f"  make PYTHON=python{newest} install && {command}")
+        return (
+            f"{entry_point} needs Python {oldest}-{newest} (TFX 1.21); this is Python "
+            f"{'.'.join(map(str, version))}. Install Python {newest}, then run:\n"
+            f"  make PYTHON=python{newest} install && {command}"
+        )
     missing = [name for name in STACK if importlib.util.find_spec(name) is None]
     if missing:
-        return (f"{entry_point} runs on the project's own Python, .venv/ (TensorFlow, TFX, "
-                f"Beam); this Python ({sys.executable}) lacks {', '.join(missing)}. Install it "
-                f"(once, ~1 minute) and run:\n  make install && {command}")
+        return (
+            f"{entry_point} runs on the project's own Python, .venv/ (TensorFlow, TFX, "
+            f"Beam); this Python ({sys.executable}) lacks {', '.join(missing)}. Install it "
+            f"(once, ~1 minute) and run:\n  make install && {command}"
+        )
     return None
 
 

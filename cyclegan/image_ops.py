@@ -29,7 +29,7 @@ def resize_and_center_crop(image: tf.Tensor, size: int, method: str) -> tf.Tenso
     resized = tf.image.resize(image, [new_height, new_width], method=method, antialias=False)
     top = (new_height - size) // 2
     left = (new_width - size) // 2
-    cropped = resized[top:top + size, left:left + size, :]
+    cropped = resized[top : top + size, left : left + size, :]
     cropped = tf.clip_by_value(tf.round(tf.cast(cropped, tf.float32)), 0.0, 255.0)
     return tf.ensure_shape(tf.cast(cropped, tf.uint8), [size, size, 3])
 
@@ -53,4 +53,3 @@ def preprocess(encoded: tf.Tensor, size: int, method: str) -> tf.Tensor:
 def encode_png(image: tf.Tensor) -> tf.Tensor:
     """float [-1, 1] [h, w, 3] -> PNG bytes."""
     return tf.io.encode_png(from_unit_range(image))
-

@@ -18,8 +18,11 @@ class ImagePool(tf.Module):
     def __init__(self, size: int, image_shape, name: str = "image_pool"):
         super().__init__(name=name)
         self.size = size
-        on_read = dict(trainable=False, synchronization=tf.VariableSynchronization.ON_READ,
-                       aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        on_read = dict(
+            trainable=False,
+            synchronization=tf.VariableSynchronization.ON_READ,
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+        )
         self.images = tf.Variable(tf.zeros([size, *image_shape]), name="images", **on_read)
         self.count = tf.Variable(0, dtype=tf.int32, name="count", **on_read)
 

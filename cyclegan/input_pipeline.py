@@ -23,15 +23,19 @@ def _files(patterns: Sequence[str] | str) -> list:
 
 
 def count_records(patterns: Sequence[str] | str) -> int:
-    return int(tf.data.TFRecordDataset(_files(patterns)).reduce(
-        tf.constant(0, tf.int64), lambda count, _: count + 1))
+    return int(
+        tf.data.TFRecordDataset(_files(patterns)).reduce(
+            tf.constant(0, tf.int64), lambda count, _: count + 1
+        )
+    )
 
 
 def examples(patterns: Sequence[str] | str, size: int) -> tf.data.Dataset:
     """(uint8 [size, size, 3] image, source) pairs, in file order."""
     return tf.data.TFRecordDataset(_files(patterns)).map(
         lambda serialized: data_contract.parse_pixel_example(serialized, size),
-        num_parallel_calls=tf.data.AUTOTUNE)
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
 
 
 def images(patterns: Sequence[str] | str, size: int) -> tf.data.Dataset:
@@ -46,8 +50,9 @@ def jitter(image: tf.Tensor, config: Config) -> tf.Tensor:
     return image
 
 
-def train_dataset(patterns_a, patterns_b, config: Config,
-                  global_batch_size: int) -> Tuple[tf.data.Dataset, int]:
+def train_dataset(
+    patterns_a, patterns_b, config: Config, global_batch_size: int
+) -> Tuple[tf.data.Dataset, int]:
     """Endless (A, B) batches in [-1, 1], and the steps that make one epoch.
 
     An epoch covers the larger domain (the paper's unpaired sampling); the smaller one wraps
@@ -56,23 +61,31 @@ def train_dataset(patterns_a, patterns_b, config: Config,
     count_a, count_b = count_records(patterns_a), count_records(patterns_b)
     steps = config.steps_per_epoch or max(count_a, count_b) // global_batch_size
     if steps < 1:
-        raise ValueError(f"{max(count_a, count_b)} training images cannot fill one global batch "
-                         f"of {global_batch_size}")
+        raise ValueError(
+            f"{max(count_a, count_b)} training images cannot fill one global batch "
+            f"of {global_batch_size}"
+        )
 
     def domain(patterns, count, seed):
-        return (images(patterns, config.load_size)
-                .shuffle(count, seed=seed, reshuffle_each_iteration=True)
-                .repeat()
-                .map(lambda image: image_ops.to_unit_range(jitter(image, config)),
-                     num_parallel_calls=tf.data.AUTOTUNE))
+        return (
+            images(patterns, config.load_size)
+            .shuffle(count, seed=seed, reshuffle_each_iteration=True)
+            .repeat()
+            .map(
+                lambda image: image_ops.to_unit_range(jitter(image, config)),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+        )
 
-    pairs = tf.data.Dataset.zip((domain(patterns_a, count_a, config.seed),
-                                 domain(patterns_b, count_b, config.seed + 1)))
+    pairs = tf.data.Dataset.zip(
+        (domain(patterns_a, count_a, config.seed), domain(patterns_b, count_b, config.seed + 1))
+    )
     return pairs.batch(global_batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE), steps
 
 
 class TestSet(NamedTuple):
     """Both test splits in memory, read once for everything evaluated on them."""
+
     images_a: tf.Tensor  # float [n, size, size, 3] in [-1, 1]
     images_b: tf.Tensor
     sources_a: List[str]

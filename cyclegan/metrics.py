@@ -26,12 +26,21 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
-LOWER_IS_BETTER = ("cycle_l1_aba", "cycle_l1_bab", "identity_l1_a", "identity_l1_b",
-                   "ground_truth_l1_ab", "ground_truth_l1_ba", "fid_ab", "fid_ba")
+LOWER_IS_BETTER = (
+    "cycle_l1_aba",
+    "cycle_l1_bab",
+    "identity_l1_a",
+    "identity_l1_b",
+    "ground_truth_l1_ab",
+    "ground_truth_l1_ba",
+    "fid_ab",
+    "fid_ba",
+)
 DOMAIN_SCORES = ("domain_score_ab", "domain_score_ba")
 INCEPTION_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
-DEFAULT_INCEPTION_WEIGHTS = os.path.join(os.path.expanduser("~"), ".keras", "models",
-                                         INCEPTION_WEIGHTS_FILE)
+DEFAULT_INCEPTION_WEIGHTS = os.path.join(
+    os.path.expanduser("~"), ".keras", "models", INCEPTION_WEIGHTS_FILE
+)
 
 Translate = Callable[[tf.Tensor], tf.Tensor]
 
@@ -46,13 +55,18 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     root_a = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
     middle = np.linalg.eigvalsh(root_a @ sigma_b @ root_a)
     trace_sqrt = np.sqrt(np.clip(middle, 0, None)).sum()
-    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(sigma_a) + np.trace(sigma_b)
-                 - 2.0 * trace_sqrt)
+    return float(
+        np.sum((mu_a - mu_b) ** 2) + np.trace(sigma_a) + np.trace(sigma_b) - 2.0 * trace_sqrt
+    )
 
 
-def kernel_inception_distance(features_a: np.ndarray, features_b: np.ndarray,
-                              subsets: int = 100, subset_size: int = 1000,
-                              seed: int = 0) -> Tuple[float, float]:
+def kernel_inception_distance(
+    features_a: np.ndarray,
+    features_b: np.ndarray,
+    subsets: int = 100,
+    subset_size: int = 1000,
+    seed: int = 0,
+) -> Tuple[float, float]:
     """KID (Binkowski et al., 2018): the unbiased estimate of the squared MMD between two
     samples (rows) under the kernel k(x, y) = (x.y / d + 1)^3, over `subsets` random subsets
     of min(subset_size, n_a, n_b) rows of each, drawn without replacement. Returns (mean,
@@ -84,11 +98,14 @@ def inception_features(weights_path: Optional[str]) -> Tuple[Optional[Callable],
 
     path = weights_path or DEFAULT_INCEPTION_WEIGHTS
     if not tf.io.gfile.exists(path):
-        return None, (f"FID skipped: no InceptionV3 weights at {path} (pass "
-                      f"--inception-weights PATH to {INCEPTION_WEIGHTS_FILE}, or place it in "
-                      f"the Keras cache); KID too")
-    model = keras.applications.InceptionV3(include_top=False, weights=None, pooling="avg",
-                                           input_shape=(299, 299, 3))
+        return None, (
+            f"FID skipped: no InceptionV3 weights at {path} (pass "
+            f"--inception-weights PATH to {INCEPTION_WEIGHTS_FILE}, or place it in "
+            f"the Keras cache); KID too"
+        )
+    model = keras.applications.InceptionV3(
+        include_top=False, weights=None, pooling="avg", input_shape=(299, 299, 3)
+    )
     model.load_weights(path)
 
     def features(images: tf.Tensor) -> tf.Tensor:
@@ -100,6 +117,7 @@ def inception_features(weights_path: Optional[str]) -> Tuple[Optional[Callable],
 
 def _pairs(sources_a: Sequence[str], sources_b: Sequence[str]) -> List[Tuple[int, int]]:
     """Index pairs of test images that share a name across domains (testA/x <-> testB/x)."""
+
     def key(source: str) -> str:
         return source.replace("testA", "test").replace("testB", "test")
 
@@ -109,16 +127,26 @@ def _pairs(sources_a: Sequence[str], sources_b: Sequence[str]) -> List[Tuple[int
 
 def batched(function: Translate, images: tf.Tensor, batch_size: int = 8) -> tf.Tensor:
     """function over images in batches (bounded memory), concatenated."""
-    return tf.concat([function(images[i:i + batch_size])
-                      for i in range(0, int(images.shape[0]), batch_size)], 0)
+    return tf.concat(
+        [function(images[i : i + batch_size]) for i in range(0, int(images.shape[0]), batch_size)],
+        0,
+    )
 
 
-def evaluate(translate_ab: Translate, translate_ba: Translate, images_a: tf.Tensor,
-             images_b: tf.Tensor, sources_a: Sequence[str], sources_b: Sequence[str],
-             features: Optional[Callable] = None, domain_score: Optional[Translate] = None,
-             batch_size: int = 8) -> Dict[str, float]:
+def evaluate(
+    translate_ab: Translate,
+    translate_ba: Translate,
+    images_a: tf.Tensor,
+    images_b: tf.Tensor,
+    sources_a: Sequence[str],
+    sources_b: Sequence[str],
+    features: Optional[Callable] = None,
+    domain_score: Optional[Translate] = None,
+    batch_size: int = 8,
+) -> Dict[str, float]:
     """Every metric above, from test images of both domains (float [-1, 1]). features: the
     InceptionV3 pool (FID, KID); domain_score: images -> P(B) (domain scores)."""
+
     def run(translate, images):
         return batched(translate, images, batch_size)
 
@@ -134,11 +162,14 @@ def evaluate(translate_ab: Translate, translate_ba: Translate, images_a: tf.Tens
     pairs = _pairs(sources_a, sources_b)
     if pairs:
         index_a, index_b = (list(i) for i in zip(*pairs))
-        metrics["ground_truth_l1_ab"] = float(tf.reduce_mean(tf.abs(
-            tf.gather(fake_b, index_a) - tf.gather(images_b, index_b))))
-        metrics["ground_truth_l1_ba"] = float(tf.reduce_mean(tf.abs(
-            tf.gather(fake_a, index_b) - tf.gather(images_a, index_a))))
+        metrics["ground_truth_l1_ab"] = float(
+            tf.reduce_mean(tf.abs(tf.gather(fake_b, index_a) - tf.gather(images_b, index_b)))
+        )
+        metrics["ground_truth_l1_ba"] = float(
+            tf.reduce_mean(tf.abs(tf.gather(fake_a, index_b) - tf.gather(images_a, index_a)))
+        )
     if features is not None:
+
         def pool(images):
             return run(features, images).numpy().astype(np.float64)
 
@@ -146,8 +177,10 @@ def evaluate(translate_ab: Translate, translate_ba: Translate, images_a: tf.Tens
             fake_features, real_features = pool(fake), pool(real)
             metrics[f"fid_{direction}"] = frechet_distance(fake_features, real_features)
             metrics[f"kid_{direction}"], metrics[f"kid_{direction}_std"] = (
-                kernel_inception_distance(fake_features, real_features))
+                kernel_inception_distance(fake_features, real_features)
+            )
     if domain_score is not None:
+
         def probability_b(images):
             return float(tf.reduce_mean(run(domain_score, images)))
 
@@ -158,18 +191,27 @@ def evaluate(translate_ab: Translate, translate_ba: Translate, images_a: tf.Tens
     return metrics
 
 
-def blessing_failures(metrics: Dict[str, float], max_cycle_l1: float, min_output_spread: float,
-                      baseline: Optional[Dict[str, float]] = None,
-                      baseline_margin: float = 0.1,
-                      min_domain_score: Optional[float] = None) -> List[str]:
+def blessing_failures(
+    metrics: Dict[str, float],
+    max_cycle_l1: float,
+    min_output_spread: float,
+    baseline: Optional[Dict[str, float]] = None,
+    baseline_margin: float = 0.1,
+    min_domain_score: Optional[float] = None,
+) -> List[str]:
     """Why a model must not be served; empty when it may be. min_domain_score: None when
     the domain scores must not count (no classifier, or one too inaccurate to trust)."""
-    failures = [f"{name} is {value}, not finite" for name, value in sorted(metrics.items())
-                if not math.isfinite(value)]
+    failures = [
+        f"{name} is {value}, not finite"
+        for name, value in sorted(metrics.items())
+        if not math.isfinite(value)
+    ]
     for name in ("output_spread_ab", "output_spread_ba"):
         if metrics[name] < min_output_spread:
-            failures.append(f"{name} {metrics[name]:.4f} < {min_output_spread}: the outputs "
-                            f"barely vary across images (collapse)")
+            failures.append(
+                f"{name} {metrics[name]:.4f} < {min_output_spread}: the outputs "
+                f"barely vary across images (collapse)"
+            )
     for name in ("cycle_l1_aba", "cycle_l1_bab"):
         if metrics[name] > max_cycle_l1:
             failures.append(f"{name} {metrics[name]:.4f} > threshold {max_cycle_l1}")
@@ -177,8 +219,10 @@ def blessing_failures(metrics: Dict[str, float], max_cycle_l1: float, min_output
     for name in domain_scores:
         if metrics[name] < min_domain_score:
             target = "B" if name.endswith("ab") else "A"
-            failures.append(f"{name} {metrics[name]:.4f} < {min_domain_score}: the domain "
-                            f"classifier does not see the translations as domain {target}")
+            failures.append(
+                f"{name} {metrics[name]:.4f} < {min_domain_score}: the domain "
+                f"classifier does not see the translations as domain {target}"
+            )
     for name in LOWER_IS_BETTER + domain_scores:
         if baseline and name in metrics and name in baseline:
             if name in domain_scores:  # higher is better
@@ -186,9 +230,11 @@ def blessing_failures(metrics: Dict[str, float], max_cycle_l1: float, min_output
             else:
                 worse = metrics[name] > baseline[name] * (1.0 + baseline_margin)
             if worse:
-                failures.append(f"{name} {metrics[name]:.4f} is worse than the blessed "
-                                f"baseline's {baseline[name]:.4f} by more than "
-                                f"{baseline_margin:.0%}")
+                failures.append(
+                    f"{name} {metrics[name]:.4f} is worse than the blessed "
+                    f"baseline's {baseline[name]:.4f} by more than "
+                    f"{baseline_margin:.0%}"
+                )
     return failures
 
 

@@ -20,8 +20,14 @@ from cyclegan import losses, networks
 from cyclegan.config import Config
 from cyclegan.image_pool import ImagePool
 
-LOSS_NAMES = ("generator_ab", "generator_ba", "cycle", "identity", "discriminator_a",
-              "discriminator_b")
+LOSS_NAMES = (
+    "generator_ab",
+    "generator_ba",
+    "cycle",
+    "identity",
+    "discriminator_a",
+    "discriminator_b",
+)
 
 
 class EpochLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
@@ -30,8 +36,9 @@ class EpochLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     for the 0-based epoch (as pytorch-CycleGAN-and-pix2pix's lambda rule). Constant when
     decay_epochs is 0."""
 
-    def __init__(self, learning_rate: float, steps_per_epoch: int, constant_epochs: int,
-                 decay_epochs: int):
+    def __init__(
+        self, learning_rate: float, steps_per_epoch: int, constant_epochs: int, decay_epochs: int
+    ):
         self.learning_rate = learning_rate
         self.steps_per_epoch = steps_per_epoch
         self.constant_epochs = constant_epochs
@@ -45,8 +52,12 @@ class EpochLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         return self.learning_rate * tf.maximum(0.0, 1.0 - late / (self.decay_epochs + 1.0))
 
     def get_config(self):
-        return {"learning_rate": self.learning_rate, "steps_per_epoch": self.steps_per_epoch,
-                "constant_epochs": self.constant_epochs, "decay_epochs": self.decay_epochs}
+        return {
+            "learning_rate": self.learning_rate,
+            "steps_per_epoch": self.steps_per_epoch,
+            "constant_epochs": self.constant_epochs,
+            "decay_epochs": self.decay_epochs,
+        }
 
 
 class CycleGan(tf.Module):
@@ -70,16 +81,21 @@ class CycleGan(tf.Module):
             self.d_b = networks.patchgan_discriminator(config, "discriminator_b")
         finally:
             keras.mixed_precision.set_global_policy(previous_policy)
-        self.learning_rate = EpochLinearDecay(config.learning_rate, steps_per_epoch,
-                                              config.epochs, config.decay_epochs)
+        self.learning_rate = EpochLinearDecay(
+            config.learning_rate, steps_per_epoch, config.epochs, config.decay_epochs
+        )
         # One Adam per role: Adam is per-variable, so this equals the tutorial's four.
         self.generator_optimizer = self._optimizer(self.learning_rate)
         self.discriminator_optimizer = self._optimizer(self.learning_rate)
         image_shape = [config.crop_size, config.crop_size, 3]
         self.pool_a, self.pool_b = (
-            (ImagePool(config.pool_size, image_shape, "pool_a"),
-             ImagePool(config.pool_size, image_shape, "pool_b")) if config.pool_size
-            else (None, None))
+            (
+                ImagePool(config.pool_size, image_shape, "pool_a"),
+                ImagePool(config.pool_size, image_shape, "pool_b"),
+            )
+            if config.pool_size
+            else (None, None)
+        )
 
     def _optimizer(self, schedule) -> keras.optimizers.Optimizer:
         # The legacy Adam runs TensorFlow's fused ResourceApplyAdam kernel, one pass over
@@ -120,10 +136,8 @@ class CycleGan(tf.Module):
         """Every loss term as a [batch] float32 vector, from one forward pass."""
         config = self.config
         n = tf.shape(real_a)[0]
-        fake_b, same_b = tf.split(self.g_ab(tf.concat([real_a, real_b], 0), training=True),
-                                  [n, n])
-        fake_a, same_a = tf.split(self.g_ba(tf.concat([real_b, real_a], 0), training=True),
-                                  [n, n])
+        fake_b, same_b = tf.split(self.g_ab(tf.concat([real_a, real_b], 0), training=True), [n, n])
+        fake_a, same_a = tf.split(self.g_ba(tf.concat([real_b, real_a], 0), training=True), [n, n])
         cycled_a = self.g_ba(fake_b, training=True)
         cycled_b = self.g_ab(fake_a, training=True)
         d_a_real, d_a_fake, d_a_pooled = self._discriminate(self.d_a, self.pool_a, real_a, fake_a)
@@ -132,10 +146,11 @@ class CycleGan(tf.Module):
         return {
             "generator_ab": losses.adversarial(d_b_fake, True, kind),
             "generator_ba": losses.adversarial(d_a_fake, True, kind),
-            "cycle": config.lambda_cycle * (losses.l1(real_a, cycled_a)
-                                            + losses.l1(real_b, cycled_b)),
-            "identity": config.lambda_cycle * config.lambda_identity * (
-                losses.l1(real_b, same_b) + losses.l1(real_a, same_a)),
+            "cycle": config.lambda_cycle
+            * (losses.l1(real_a, cycled_a) + losses.l1(real_b, cycled_b)),
+            "identity": config.lambda_cycle
+            * config.lambda_identity
+            * (losses.l1(real_b, same_b) + losses.l1(real_a, same_a)),
             "discriminator_a": losses.discriminator(d_a_real, d_a_pooled, kind),
             "discriminator_b": losses.discriminator(d_b_real, d_b_pooled, kind),
         }
@@ -153,23 +168,30 @@ class CycleGan(tf.Module):
         global-batch mean). Pure computation: XLA-compilable."""
         with tf.GradientTape(persistent=True) as tape:
             per_example = self.per_example_losses(real_a, real_b)
-            mean = {name: tf.nn.compute_average_loss(value, global_batch_size=global_batch_size)
-                    for name, value in per_example.items()}
-            generator_total = (mean["generator_ab"] + mean["generator_ba"] + mean["cycle"]
-                               + mean["identity"])
+            mean = {
+                name: tf.nn.compute_average_loss(value, global_batch_size=global_batch_size)
+                for name, value in per_example.items()
+            }
+            generator_total = (
+                mean["generator_ab"] + mean["generator_ba"] + mean["cycle"] + mean["identity"]
+            )
             discriminator_total = mean["discriminator_a"] + mean["discriminator_b"]
             generator_scaled = self._scaled(self.generator_optimizer, generator_total)
             discriminator_scaled = self._scaled(self.discriminator_optimizer, discriminator_total)
         # The discriminators see the fakes without stop_gradient; that is exact because each
         # gradient below is taken only with respect to its own networks' variables.
-        generator_grads = self._unscaled(self.generator_optimizer, tape.gradient(
-            generator_scaled, self.generator_variables))
-        discriminator_grads = self._unscaled(self.discriminator_optimizer, tape.gradient(
-            discriminator_scaled, self.discriminator_variables))
+        generator_grads = self._unscaled(
+            self.generator_optimizer, tape.gradient(generator_scaled, self.generator_variables)
+        )
+        discriminator_grads = self._unscaled(
+            self.discriminator_optimizer,
+            tape.gradient(discriminator_scaled, self.discriminator_variables),
+        )
         return generator_grads, discriminator_grads, mean
 
-    def train_step(self, real_a: tf.Tensor, real_b: tf.Tensor,
-                   global_batch_size: int) -> Dict[str, tf.Tensor]:
+    def train_step(
+        self, real_a: tf.Tensor, real_b: tf.Tensor, global_batch_size: int
+    ) -> Dict[str, tf.Tensor]:
         """One optimisation step on this replica's share of the global batch.
 
         Returns this replica's share of each loss's global-batch mean (sum over replicas).
@@ -180,6 +202,6 @@ class CycleGan(tf.Module):
         generator_grads, discriminator_grads, mean = compute(real_a, real_b, global_batch_size)
         self.generator_optimizer.apply_gradients(zip(generator_grads, self.generator_variables))
         self.discriminator_optimizer.apply_gradients(
-            zip(discriminator_grads, self.discriminator_variables))
+            zip(discriminator_grads, self.discriminator_variables)
+        )
         return mean
-

@@ -59,10 +59,15 @@ class InstanceNormalization(keras.layers.Layer):
     def build(self, input_shape):
         channels = input_shape[-1]
         if self.affine:
-            self.scale = self.add_weight(name="scale", shape=[channels], dtype=tf.float32,
-                                         initializer=keras.initializers.RandomNormal(1.0, 0.02))
-            self.offset = self.add_weight(name="offset", shape=[channels], dtype=tf.float32,
-                                          initializer="zeros")
+            self.scale = self.add_weight(
+                name="scale",
+                shape=[channels],
+                dtype=tf.float32,
+                initializer=keras.initializers.RandomNormal(1.0, 0.02),
+            )
+            self.offset = self.add_weight(
+                name="offset", shape=[channels], dtype=tf.float32, initializer="zeros"
+            )
         else:
             self.scale = tf.ones([channels])
             self.offset = tf.zeros([channels])
@@ -70,7 +75,8 @@ class InstanceNormalization(keras.layers.Layer):
 
     def _normalize(self, images, scale, offset):
         normalized, _, _ = tf.compat.v1.nn.fused_batch_norm(
-            images, scale, offset, epsilon=self.epsilon, is_training=True)
+            images, scale, offset, epsilon=self.epsilon, is_training=True
+        )
         return normalized
 
     def call(self, x):
@@ -80,16 +86,18 @@ class InstanceNormalization(keras.layers.Layer):
         batch = x.shape[0]
         if batch is not None:  # a static batch (training): one fused call per image
             images = tf.split(x32, batch) if batch > 1 else [x32]
-            normalized = tf.concat([self._normalize(image, scale, offset) for image in images],
-                                   0)
+            normalized = tf.concat([self._normalize(image, scale, offset) for image in images], 0)
         else:  # a dynamic batch (serving): fold the batch into the channels
             shape = tf.shape(x32)
-            folded = tf.reshape(tf.transpose(x32, [1, 2, 0, 3]),
-                                [1, shape[1], shape[2], shape[0] * shape[3]])
-            normalized = self._normalize(folded, tf.tile(scale, [shape[0]]),
-                                         tf.tile(offset, [shape[0]]))
+            folded = tf.reshape(
+                tf.transpose(x32, [1, 2, 0, 3]), [1, shape[1], shape[2], shape[0] * shape[3]]
+            )
+            normalized = self._normalize(
+                folded, tf.tile(scale, [shape[0]]), tf.tile(offset, [shape[0]])
+            )
             normalized = tf.transpose(
-                tf.reshape(normalized, [shape[1], shape[2], shape[0], shape[3]]), [2, 0, 1, 3])
+                tf.reshape(normalized, [shape[1], shape[2], shape[0], shape[3]]), [2, 0, 1, 3]
+            )
         return tf.cast(normalized, x.dtype)
 
 
@@ -104,9 +112,18 @@ class ReflectionPadding2D(keras.layers.Layer):
 
 
 def _downsample(filters: int, config: Config, norm: bool = True) -> keras.Sequential:
-    block = keras.Sequential([keras.layers.Conv2D(filters, 4, strides=2, padding="same",
-                                                  kernel_initializer=_init(),
-                                                  use_bias=config.conv_bias)])
+    block = keras.Sequential(
+        [
+            keras.layers.Conv2D(
+                filters,
+                4,
+                strides=2,
+                padding="same",
+                kernel_initializer=_init(),
+                use_bias=config.conv_bias,
+            )
+        ]
+    )
     if norm:
         block.add(InstanceNormalization(config.norm_affine))
     block.add(keras.layers.LeakyReLU(config.leaky_relu_slope))
@@ -114,11 +131,19 @@ def _downsample(filters: int, config: Config, norm: bool = True) -> keras.Sequen
 
 
 def _upsample(filters: int, config: Config, dropout: float) -> keras.Sequential:
-    block = keras.Sequential([
-        keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same",
-                                     kernel_initializer=_init(), use_bias=config.conv_bias),
-        InstanceNormalization(config.norm_affine),
-    ])
+    block = keras.Sequential(
+        [
+            keras.layers.Conv2DTranspose(
+                filters,
+                4,
+                strides=2,
+                padding="same",
+                kernel_initializer=_init(),
+                use_bias=config.conv_bias,
+            ),
+            InstanceNormalization(config.norm_affine),
+        ]
+    )
     if dropout:
         block.add(keras.layers.Dropout(dropout))
     block.add(keras.layers.ReLU())
@@ -128,7 +153,7 @@ def _upsample(filters: int, config: Config, dropout: float) -> keras.Sequential:
 def unet_filters(image_size: int, base_filters: int) -> List[int]:
     """Encoder widths: one stride-2 block per halving down to 1x1, capped at 8x base."""
     depth = image_size.bit_length() - 1  # log2 for powers of two
-    return [base_filters * min(2 ** i, 8) for i in range(depth)]
+    return [base_filters * min(2**i, 8) for i in range(depth)]
 
 
 def unet_generator(config: Config, name: str) -> keras.Model:
@@ -152,10 +177,17 @@ def _tanh_float32(x):
     return keras.layers.Activation("tanh", dtype="float32")(x)
 
 
-def _conv_norm_relu(x, filters: int, kernel: int, config: Config, strides: int = 1,
-                    padding: str = "same"):
-    x = keras.layers.Conv2D(filters, kernel, strides=strides, padding=padding,
-                            kernel_initializer=_init(), use_bias=config.conv_bias)(x)
+def _conv_norm_relu(
+    x, filters: int, kernel: int, config: Config, strides: int = 1, padding: str = "same"
+):
+    x = keras.layers.Conv2D(
+        filters,
+        kernel,
+        strides=strides,
+        padding=padding,
+        kernel_initializer=_init(),
+        use_bias=config.conv_bias,
+    )(x)
     return keras.layers.ReLU()(InstanceNormalization(config.norm_affine)(x))
 
 
@@ -168,12 +200,19 @@ def resnet_generator(config: Config, name: str) -> keras.Model:
     x = _conv_norm_relu(x, 4 * f, 3, config, strides=2)
     for _ in range(config.resnet_blocks):
         y = _conv_norm_relu(ReflectionPadding2D(1)(x), 4 * f, 3, config, padding="valid")
-        y = keras.layers.Conv2D(4 * f, 3, kernel_initializer=_init(),
-                                use_bias=config.conv_bias)(ReflectionPadding2D(1)(y))
+        y = keras.layers.Conv2D(4 * f, 3, kernel_initializer=_init(), use_bias=config.conv_bias)(
+            ReflectionPadding2D(1)(y)
+        )
         x = keras.layers.Add()([x, InstanceNormalization(config.norm_affine)(y)])
     for filters in (2 * f, f):
-        x = keras.layers.Conv2DTranspose(filters, 3, strides=2, padding="same",
-                                         kernel_initializer=_init(), use_bias=config.conv_bias)(x)
+        x = keras.layers.Conv2DTranspose(
+            filters,
+            3,
+            strides=2,
+            padding="same",
+            kernel_initializer=_init(),
+            use_bias=config.conv_bias,
+        )(x)
         x = keras.layers.ReLU()(InstanceNormalization(config.norm_affine)(x))
     x = keras.layers.Conv2D(3, 7, kernel_initializer=_init())(ReflectionPadding2D(3)(x))
     return keras.Model(inputs, _tanh_float32(x), name=name)
@@ -195,12 +234,14 @@ def patchgan_discriminator(config: Config, name: str) -> keras.Model:
     x = inputs
     for index in range(n):
         # The first block has no norm: the paper's code gives it a bias, pix2pix does not.
-        x = _downsample(f * min(2 ** index, 8), config, norm=index > 0)(x)
+        x = _downsample(f * min(2**index, 8), config, norm=index > 0)(x)
     x = keras.layers.ZeroPadding2D()(x)
-    x = keras.layers.Conv2D(f * min(2 ** n, 8), 4, kernel_initializer=_init(),
-                            use_bias=config.conv_bias)(x)
+    x = keras.layers.Conv2D(
+        f * min(2**n, 8), 4, kernel_initializer=_init(), use_bias=config.conv_bias
+    )(x)
     x = keras.layers.LeakyReLU(config.leaky_relu_slope)(
-        InstanceNormalization(config.norm_affine)(x))
+        InstanceNormalization(config.norm_affine)(x)
+    )
     x = keras.layers.ZeroPadding2D()(x)
     outputs = keras.layers.Conv2D(1, 4, kernel_initializer=_init(), dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)

@@ -13,6 +13,7 @@ GRID_FILE = "translations.png"
 
 class Grid(NamedTuple):
     """The fixed test images of each domain that every summary translates."""
+
     images_a: tf.Tensor  # float [n, h, w, 3] in [-1, 1]
     images_b: tf.Tensor
 

@@ -28,11 +28,18 @@ def serving_info(config: Config) -> dict:
         "resize": f"shorter side to image_size ({config.resize_method}), centre crop",
         "directions": {"a_to_b": "domain A -> domain B", "b_to_a": "domain B -> domain A"},
         "signatures": {
-            name: {"input": f"{BYTES_INPUT}: string [batch] of encoded images",
-                   "output": f"{BYTES_OUTPUT}: string [batch] of PNG images"}
-            for name in SIGNATURES.values()} | {
-            name + FLOAT_SUFFIX: {"input": f"{FLOAT_KEY}: float32 [batch, size, size, 3] in "
-                                           "[-1, 1]", "output": f"{FLOAT_KEY}: the same"}
-            for name in SIGNATURES.values()},
+            name: {
+                "input": f"{BYTES_INPUT}: string [batch] of encoded images",
+                "output": f"{BYTES_OUTPUT}: string [batch] of PNG images",
+            }
+            for name in SIGNATURES.values()
+        }
+        | {
+            name + FLOAT_SUFFIX: {
+                "input": f"{FLOAT_KEY}: float32 [batch, size, size, 3] in [-1, 1]",
+                "output": f"{FLOAT_KEY}: the same",
+            }
+            for name in SIGNATURES.values()
+        },
         DEFAULT_SIGNATURE: SIGNATURES["a_to_b"],
     }

@@ -22,8 +22,9 @@ def versions(base: str) -> List[int]:
     Serving ignores it."""
     if not tf.io.gfile.isdir(base):
         return []
-    return sorted(int(name.rstrip("/")) for name in tf.io.gfile.listdir(base)
-                  if name.rstrip("/").isdigit())
+    return sorted(
+        int(name.rstrip("/")) for name in tf.io.gfile.listdir(base) if name.rstrip("/").isdigit()
+    )
 
 
 def latest_servable(base: str) -> Optional[Version]:

@@ -72,11 +72,13 @@ def check_folder(root: str) -> Dict[str, Listing]:
             problems.append(
                 f"split folder {folder!r} holds no image files "
                 f"({', '.join(data_contract.IMAGE_EXTENSIONS)}, any letter case)"
-                + "".join(f"; {path!r}: {reason}" for path, reason in listing.unreadable))
+                + "".join(f"; {path!r}: {reason}" for path, reason in listing.unreadable)
+            )
     if problems:
         raise DataError(
             f"data folder {root!r} must hold {'/, '.join(data_contract.SPLITS)}/ with images: "
-            + "; ".join(problems))
+            + "; ".join(problems)
+        )
     return listings
 
 
@@ -110,8 +112,10 @@ def validate_image(data: bytes) -> Tuple[Optional[bytes], Optional[str]]:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             if width * height > MAX_PIXELS:
-                return None, (f"{width}x{height} = {width * height} pixels exceeds the limit of "
-                              f"{MAX_PIXELS} (possible decompression bomb)")
+                return None, (
+                    f"{width}x{height} = {width * height} pixels exceeds the limit of "
+                    f"{MAX_PIXELS} (possible decompression bomb)"
+                )
             convert = _needs_conversion(image)
             if image.format == "JPEG":
                 image.draft("RGB", (max(1, width // 8), max(1, height // 8)))  # fast full parse
@@ -129,7 +133,7 @@ def validate_image(data: bytes) -> Tuple[Optional[bytes], Optional[str]]:
 
 
 def _parse_pattern(pattern: str, prefix: str, required: Tuple[str, ...]) -> Dict[str, str]:
-    values = dict(item.partition("=")[::2] for item in pattern[len(prefix):].split(","))
+    values = dict(item.partition("=")[::2] for item in pattern[len(prefix) :].split(","))
     missing = set(required) - set(values)
     if missing:
         raise DataError(f"source pattern {pattern!r} lacks {sorted(missing)}")
@@ -138,8 +142,9 @@ def _parse_pattern(pattern: str, prefix: str, required: Tuple[str, ...]) -> Dict
 
 def parse_synthetic_pattern(pattern: str) -> Dict[str, Any]:
     """'synthetic:split=trainA,seed=0,count=64,size=64' -> a dict of those values."""
-    values: Dict[str, Any] = _parse_pattern(pattern, SYNTHETIC_PREFIX,
-                                            ("split", "seed", "count", "size"))
+    values: Dict[str, Any] = _parse_pattern(
+        pattern, SYNTHETIC_PREFIX, ("split", "seed", "count", "size")
+    )
     for key in ("seed", "count", "size"):
         values[key] = int(values[key])
     return values
@@ -163,6 +168,7 @@ def parse_tfds_pattern(pattern: str) -> Dict[str, Any]:
 # Reading. Each split is planned as shards: (reader function, its keyword arguments). A
 # worker turns one shard into one output file, in order, so the output is deterministic and
 # only one image at a time is in memory.
+
 
 class Item(NamedTuple):
     source: str  # where the image came from, as the report and the examples name it
@@ -213,14 +219,17 @@ def _tfds_builder(name: str, data_dir: Optional[str]):
         raise DataError(f"unknown TFDS dataset {name!r}: {error}") from None
 
 
-def read_tfds(name: str, split: str, data_dir: Optional[str], start: Optional[int],
-              stop: Optional[int]) -> Iterator[Item]:
+def read_tfds(
+    name: str, split: str, data_dir: Optional[str], start: Optional[int], stop: Optional[int]
+) -> Iterator[Item]:
     """Reads examples [start, stop) of a TFDS split; the whole split when start is None."""
     import tensorflow_datasets as tfds
 
     dataset = _tfds_builder(name, data_dir).as_dataset(
-        split=split if start is None else f"{split}[{start}:{stop}]", shuffle_files=False,
-        decoders={"image": tfds.decode.SkipDecoding()})  # the stored bytes, not pixels
+        split=split if start is None else f"{split}[{start}:{stop}]",
+        shuffle_files=False,
+        decoders={"image": tfds.decode.SkipDecoding()},
+    )  # the stored bytes, not pixels
     for index, example in enumerate(dataset, start or 0):
         yield Item(f"tfds:{name}/{split}/{index:06d}", example["image"].numpy(), None)
 
@@ -229,30 +238,64 @@ def plan_split(pattern: str, input_base: Optional[str]) -> SplitPlan:
     """How to read one split, from its ExampleGen split pattern."""
     if pattern.startswith(SYNTHETIC_PREFIX):
         params = parse_synthetic_pattern(pattern)
-        return SplitPlan([(render_synthetic, dict(split=params["split"], seed=params["seed"],
-                                                  size=params["size"], start=start, stop=stop))
-                          for start, stop in _ranges(params["count"])], [], [])
+        return SplitPlan(
+            [
+                (
+                    render_synthetic,
+                    dict(
+                        split=params["split"],
+                        seed=params["seed"],
+                        size=params["size"],
+                        start=start,
+                        stop=stop,
+                    ),
+                )
+                for start, stop in _ranges(params["count"])
+            ],
+            [],
+            [],
+        )
     if pattern.startswith(TFDS_PREFIX):
         params = parse_tfds_pattern(pattern)
         builder = _tfds_builder(params["name"], params["data_dir"])
         builder.download_and_prepare()  # a no-op when prepared
         splits = builder.info.splits
         if splits and params["split"] not in splits:
-            raise DataError(f"TFDS dataset {params['name']!r} has no split {params['split']!r}; "
-                            f"it has {sorted(splits)}")
+            raise DataError(
+                f"TFDS dataset {params['name']!r} has no split {params['split']!r}; "
+                f"it has {sorted(splits)}"
+            )
         # Without split metadata the size is unknown: read the split as one shard.
-        ranges = (_ranges(splits[params["split"]].num_examples) if splits
-                  else [(None, None)])
-        return SplitPlan([(read_tfds, dict(name=params["name"], split=params["split"],
-                                           data_dir=params["data_dir"], start=start, stop=stop))
-                          for start, stop in ranges], [], [])
+        ranges = _ranges(splits[params["split"]].num_examples) if splits else [(None, None)]
+        return SplitPlan(
+            [
+                (
+                    read_tfds,
+                    dict(
+                        name=params["name"],
+                        split=params["split"],
+                        data_dir=params["data_dir"],
+                        start=start,
+                        stop=stop,
+                    ),
+                )
+                for start, stop in ranges
+            ],
+            [],
+            [],
+        )
     if input_base is None:
         raise DataError(f"split pattern {pattern!r} needs an input folder")
     folder = os.path.dirname(os.path.join(input_base, pattern))
     listing = list_split(folder)
-    return SplitPlan([(read_files, dict(paths=listing.images[start:stop], root=input_base))
-                      for start, stop in _ranges(len(listing.images))], listing.ignored,
-                     [(_source(path, input_base), reason) for path, reason in listing.unreadable])
+    return SplitPlan(
+        [
+            (read_files, dict(paths=listing.images[start:stop], root=input_base))
+            for start, stop in _ranges(len(listing.images))
+        ],
+        listing.ignored,
+        [(_source(path, input_base), reason) for path, reason in listing.unreadable],
+    )
 
 
 def check_tfds(name: str, data_dir: Optional[str], timeout_s: float = 5.0) -> None:
@@ -269,7 +312,8 @@ def check_tfds(name: str, data_dir: Optional[str], timeout_s: float = 5.0) -> No
             f"TFDS dataset {name!r} is not prepared in {builder.data_dir!r} and the download "
             f"host cannot be reached ({problem}). Prepare it on a machine with network access "
             f"(`tfds build {name} --data_dir DIR`) and pass --tfds-data-dir DIR, or pass a "
-            f"trainA/trainB/testA/testB folder as --data.")
+            f"trainA/trainB/testA/testB folder as --data."
+        )
 
 
 def network_problem(timeout_s: float) -> Optional[str]:

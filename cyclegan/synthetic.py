@@ -18,8 +18,12 @@ from PIL import Image
 
 from cyclegan import data_contract
 
-_SPLIT_STREAM = {data_contract.TRAIN_A: 1, data_contract.TRAIN_B: 2,
-                 data_contract.TEST_A: 3, data_contract.TEST_B: 3}  # test splits share scenes
+_SPLIT_STREAM = {
+    data_contract.TRAIN_A: 1,
+    data_contract.TRAIN_B: 2,
+    data_contract.TEST_A: 3,
+    data_contract.TEST_B: 3,
+}  # test splits share scenes
 
 
 class Scene(NamedTuple):
@@ -51,12 +55,17 @@ def render(scene: Scene, domain: str, size: int) -> np.ndarray:
     coords = (np.arange(size) + 0.5) / size
     y, x = np.meshgrid(coords, coords, indexing="ij")
     image = np.broadcast_to(scene.background, (size, size, 3)).copy()
-    stripe = np.sin(2 * np.pi * (x * np.cos(scene.stripe_angle) + y * np.sin(scene.stripe_angle))
-                    / scene.stripe_period)
+    stripe = np.sin(
+        2
+        * np.pi
+        * (x * np.cos(scene.stripe_angle) + y * np.sin(scene.stripe_angle))
+        / scene.stripe_period
+    )
     # Soft edges (a logistic ramp over ~1.5 px) keep the images smooth, like photographs.
     edge = 1.5 / size
-    for centre, radius, angle, colour in zip(scene.centres, scene.radii, scene.angles,
-                                             scene.colours):
+    for centre, radius, angle, colour in zip(
+        scene.centres, scene.radii, scene.angles, scene.colours
+    ):
         dy, dx = y - centre[0], x - centre[1]
         u = dx * np.cos(angle) + dy * np.sin(angle)
         v = -dx * np.sin(angle) + dy * np.cos(angle)
@@ -80,8 +89,9 @@ def source_name(split: str, index: int) -> str:
     return f"synthetic/{split}/{index:06d}.png"
 
 
-def generate(seed: int, split: str, size: int, start: int,
-             stop: int) -> Iterator[Tuple[str, bytes]]:
+def generate(
+    seed: int, split: str, size: int, start: int, stop: int
+) -> Iterator[Tuple[str, bytes]]:
     """Yields (source name, PNG bytes) for images start..stop-1 of one split."""
     domain = data_contract.DOMAIN_OF_SPLIT[split]
     for index in range(start, stop):

@@ -15,10 +15,17 @@ from cyclegan.config import Config
 from cyclegan.model import LOSS_NAMES, CycleGan
 
 
-def fit(config: Config, train_a, train_b, test_a, test_b, run_dir: str,
-        checkpoint_dir: Optional[str] = None,
-        strategy: Optional[tf.distribute.Strategy] = None,
-        evaluate: Optional[Callable[[CycleGan], Dict[str, float]]] = None) -> CycleGan:
+def fit(
+    config: Config,
+    train_a,
+    train_b,
+    test_a,
+    test_b,
+    run_dir: str,
+    checkpoint_dir: Optional[str] = None,
+    strategy: Optional[tf.distribute.Strategy] = None,
+    evaluate: Optional[Callable[[CycleGan], Dict[str, float]]] = None,
+) -> CycleGan:
     """Trains for config.total_epochs, with checkpoints, TensorBoard logs and a sample grid.
 
     train_*/test_* are TFRecord file patterns of preprocessed examples. TensorBoard logs,
@@ -39,19 +46,38 @@ def fit(config: Config, train_a, train_b, test_a, test_b, run_dir: str,
     tracker = LossTracker()
     step_fn = distributed_step(strategy, model, config.batch_size, tracker)
     batches = iter(strategy.experimental_distribute_dataset(dataset))
-    grid = samples.Grid(input_pipeline.read_images(test_a, config.crop_size, config.grid_images)[0],
-                        input_pipeline.read_images(test_b, config.crop_size, config.grid_images)[0])
+    grid = samples.Grid(
+        input_pipeline.read_images(test_a, config.crop_size, config.grid_images)[0],
+        input_pipeline.read_images(test_b, config.crop_size, config.grid_images)[0],
+    )
     total_steps = steps_per_epoch * config.total_epochs
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs"))
-    logger.info("Training %d steps (%d epochs x %d steps, global batch %d, %d replica(s)); "
-                "checkpoints in %s; TensorBoard: tensorboard --logdir %s", total_steps,
-                config.total_epochs, steps_per_epoch, config.batch_size,
-                strategy.num_replicas_in_sync, checkpoint_dir, os.path.join(run_dir, "logs"))
+    logger.info(
+        "Training %d steps (%d epochs x %d steps, global batch %d, %d replica(s)); "
+        "checkpoints in %s; TensorBoard: tensorboard --logdir %s",
+        total_steps,
+        config.total_epochs,
+        steps_per_epoch,
+        config.batch_size,
+        strategy.num_replicas_in_sync,
+        checkpoint_dir,
+        os.path.join(run_dir, "logs"),
+    )
     progress = Progress(total_steps, completed_steps(model))
     with writer.as_default():
         while completed_steps(model) < total_steps:
-            epoch = train_epoch(model, step_fn, batches, tracker, manager, grid,
-                                steps_per_epoch, total_steps, checkpoint_dir, strategy)
+            epoch = train_epoch(
+                model,
+                step_fn,
+                batches,
+                tracker,
+                manager,
+                grid,
+                steps_per_epoch,
+                total_steps,
+                checkpoint_dir,
+                strategy,
+            )
             manager.save(checkpoint_number=completed_steps(model))
             evaluation = evaluate(model) if evaluate else {}
             write_evaluation(evaluation, completed_steps(model))
@@ -69,8 +95,10 @@ def completed_steps(model: CycleGan) -> int:
 def check_batch_splits(global_batch: int, strategy: tf.distribute.Strategy) -> None:
     replicas = strategy.num_replicas_in_sync
     if global_batch % replicas:
-        raise ValueError(f"batch_size {global_batch} does not split evenly over {replicas} "
-                         f"replicas; use a multiple of it (--set batch_size={replicas})")
+        raise ValueError(
+            f"batch_size {global_batch} does not split evenly over {replicas} "
+            f"replicas; use a multiple of it (--set batch_size={replicas})"
+        )
 
 
 def distributable_dataset(train_a, train_b, config: Config):
@@ -79,8 +107,9 @@ def distributable_dataset(train_a, train_b, config: Config):
     Several workers: each reads every file and keeps its share of each global batch, so a
     global batch holds the images one machine would have batched (FILE sharding would make
     that depend on how many files there are)."""
-    dataset, steps_per_epoch = input_pipeline.train_dataset(train_a, train_b, config,
-                                                            config.batch_size)
+    dataset, steps_per_epoch = input_pipeline.train_dataset(
+        train_a, train_b, config, config.batch_size
+    )
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.with_options(options), steps_per_epoch
@@ -106,8 +135,10 @@ def restore(model: CycleGan, checkpoint_dir: str) -> tf.train.CheckpointManager:
     checkpoint = tf.train.Checkpoint(model=model)
     chief, role = distribute.worker_role()
     manager = tf.train.CheckpointManager(
-        checkpoint, checkpoint_dir if chief else os.path.join(checkpoint_dir, "workers", role),
-        max_to_keep=2)
+        checkpoint,
+        checkpoint_dir if chief else os.path.join(checkpoint_dir, "workers", role),
+        max_to_keep=2,
+    )
     latest = tf.train.latest_checkpoint(checkpoint_dir)
     if latest:
         checkpoint.restore(latest).expect_partial()
@@ -130,10 +161,10 @@ class LossTracker(tf.Module):
         """Inside the traced step, after the update that made `step`."""
         values = tf.stack([losses[name] for name in LOSS_NAMES])
         self.sums.assign_add(values)
-        first = tf.logical_and(self.first_bad_step < 0,
-                               tf.logical_not(tf.reduce_all(tf.math.is_finite(values))))
-        self.first_bad_step.assign(tf.where(first, tf.cast(step, tf.int64),
-                                            self.first_bad_step))
+        first = tf.logical_and(
+            self.first_bad_step < 0, tf.logical_not(tf.reduce_all(tf.math.is_finite(values)))
+        )
+        self.first_bad_step.assign(tf.where(first, tf.cast(step, tf.int64), self.first_bad_step))
         self.first_bad_losses.assign(tf.where(first, values, self.first_bad_losses))
 
     def check_finite(self) -> None:
@@ -141,12 +172,15 @@ class LossTracker(tf.Module):
         step = int(self.first_bad_step.numpy())
         if step < 0:
             return
-        name, value = next((name, value) for name, value in
-                           zip(LOSS_NAMES, self.first_bad_losses.numpy().tolist())
-                           if not math.isfinite(value))
+        name, value = next(
+            (name, value)
+            for name, value in zip(LOSS_NAMES, self.first_bad_losses.numpy().tolist())
+            if not math.isfinite(value)
+        )
         raise FloatingPointError(
             f"loss {name} is {value} at step {step}; stopping before anything is exported. "
-            f"Lower learning_rate or check the input data.")
+            f"Lower learning_rate or check the input data."
+        )
 
     def take_means(self, steps: int) -> Dict[str, float]:
         """Each loss's mean over the last `steps` steps; starts the next sums at zero."""
@@ -155,8 +189,9 @@ class LossTracker(tf.Module):
         return {name: total / steps for name, total in zip(LOSS_NAMES, sums)}
 
 
-def distributed_step(strategy: tf.distribute.Strategy, model: CycleGan, global_batch: int,
-                     tracker: LossTracker):
+def distributed_step(
+    strategy: tf.distribute.Strategy, model: CycleGan, global_batch: int, tracker: LossTracker
+):
     """One traced step over all replicas on the iterator's next batch (taken inside the
     function: no per-step Python for the input); returns each loss's global-batch mean."""
 
@@ -164,8 +199,10 @@ def distributed_step(strategy: tf.distribute.Strategy, model: CycleGan, global_b
     def step(batches):
         batch_a, batch_b = next(batches)
         per_replica = strategy.run(model.train_step, args=(batch_a, batch_b, global_batch))
-        losses = {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
-                  for name, value in per_replica.items()}
+        losses = {
+            name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+            for name, value in per_replica.items()
+        }
         tracker.update(losses, model.step)
         return losses
 
@@ -179,10 +216,18 @@ class EpochResult(NamedTuple):
     mean_losses: Dict[str, float]
 
 
-def train_epoch(model: CycleGan, step_fn, batches, tracker: LossTracker,
-                manager: tf.train.CheckpointManager, grid: samples.Grid, steps_per_epoch: int,
-                total_steps: int, checkpoint_dir: str,
-                strategy: tf.distribute.Strategy) -> EpochResult:
+def train_epoch(
+    model: CycleGan,
+    step_fn,
+    batches,
+    tracker: LossTracker,
+    manager: tf.train.CheckpointManager,
+    grid: samples.Grid,
+    steps_per_epoch: int,
+    total_steps: int,
+    checkpoint_dir: str,
+    strategy: tf.distribute.Strategy,
+) -> EpochResult:
     """The rest of the current epoch (all of it, unless resuming in its middle). Losses are
     checked whenever something is written or saved, and at the end: a non-finite one stops
     training within summary_every_steps, before any checkpoint holds it."""
@@ -208,12 +253,16 @@ def train_epoch(model: CycleGan, step_fn, batches, tracker: LossTracker,
     return EpochResult(epoch, epoch_steps, time.time() - start, tracker.take_means(epoch_steps))
 
 
-def run_step(step_fn, batches, step: int, checkpoint_dir: str,
-             strategy: tf.distribute.Strategy) -> Dict[str, tf.Tensor]:
+def run_step(
+    step_fn, batches, step: int, checkpoint_dir: str, strategy: tf.distribute.Strategy
+) -> Dict[str, tf.Tensor]:
     """The next batch through one step; a lost peer of a multi-worker run is named."""
     # Only several workers have peers to lose; elsewhere these errors pass through as they are.
-    lost_peer = (distribute.CLUSTER_ERRORS
-                 if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) else ())
+    lost_peer = (
+        distribute.CLUSTER_ERRORS
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        else ()
+    )
     try:
         return step_fn(batches)
     except lost_peer as error:
@@ -234,8 +283,12 @@ def write_evaluation(evaluation: Dict[str, float], step: int) -> None:
 
 def write_image_summary(model: CycleGan, grid: samples.Grid, step: int) -> None:
     rows = samples.translation_rows(model, *grid)
-    tf.summary.image("translations (A, G(A), F(G(A)); B, F(B), G(F(B)))",
-                     samples.summary_images(rows), step=step, max_outputs=len(rows))
+    tf.summary.image(
+        "translations (A, G(A), F(G(A)); B, F(B), G(F(B)))",
+        samples.summary_images(rows),
+        step=step,
+        max_outputs=len(rows),
+    )
 
 
 def write_grid(model: CycleGan, grid: samples.Grid, run_dir: str) -> None:
@@ -254,15 +307,24 @@ class Progress:
         self.start_step = start_step
         self.start_time = time.time()
 
-    def log_epoch(self, epoch: EpochResult, step: int, total_epochs: int,
-                  evaluation: Dict[str, float]) -> None:
+    def log_epoch(
+        self, epoch: EpochResult, step: int, total_epochs: int, evaluation: Dict[str, float]
+    ) -> None:
         rate = (step - self.start_step) / max(time.time() - self.start_time, 1e-9)
-        means = "  ".join([f"{name} {epoch.mean_losses[name]:.3f}" for name in LOSS_NAMES]
-                          + [f"{name} {value:.3f}" for name, value in evaluation.items()])
-        logger.info("epoch %d/%d  %d steps in %.1fs (%.2f steps/s)  ETA %s  %s",
-                    epoch.index + 1, total_epochs, epoch.steps, epoch.seconds,
-                    epoch.steps / max(epoch.seconds, 1e-9),
-                    format_duration((self.total_steps - step) / max(rate, 1e-9)), means)
+        means = "  ".join(
+            [f"{name} {epoch.mean_losses[name]:.3f}" for name in LOSS_NAMES]
+            + [f"{name} {value:.3f}" for name, value in evaluation.items()]
+        )
+        logger.info(
+            "epoch %d/%d  %d steps in %.1fs (%.2f steps/s)  ETA %s  %s",
+            epoch.index + 1,
+            total_epochs,
+            epoch.steps,
+            epoch.seconds,
+            epoch.steps / max(epoch.seconds, 1e-9),
+            format_duration((self.total_steps - step) / max(rate, 1e-9)),
+            means,
+        )
 
 
 def format_duration(seconds: float) -> str:

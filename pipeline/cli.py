@@ -30,9 +30,12 @@ def _brief_tfx_logs(record: logging.LogRecord) -> bool:
 
 def configure_logging(verbose: bool) -> logging.Logger:
     """Our progress lines and TFX's component progress; all TFX/Beam INFO with --verbose."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S",
-                        stream=sys.stdout)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stdout,
+    )
     if not verbose:
         absl_logger = logging.getLogger("absl")
         absl_logger.setLevel(logging.INFO)
@@ -42,44 +45,68 @@ def configure_logging(verbose: bool) -> logging.Logger:
 
 def add_common_flags(parser: argparse.ArgumentParser, default_data: str | None) -> None:
     parser.add_argument(
-        "--data", default=default_data, required=default_data is None,
+        "--data",
+        default=default_data,
+        required=default_data is None,
         help="'synthetic' (the built-in two-domain set: coloured blobs -> striped blobs; no "
-             "network needed); 'tfds:NAME' for a TensorFlow Datasets set with trainA/trainB/"
-             "testA/testB splits, e.g. tfds:cycle_gan/horse2zebra or tfds:cycle_gan/monet2photo; "
-             "or a folder holding trainA/ trainB/ testA/ testB/ image folders, as in the "
-             "official horse2zebra.zip (local path, or gs:// on a cluster)"
-             + (f" (default: {default_data})" if default_data else ""))
+        "network needed); 'tfds:NAME' for a TensorFlow Datasets set with trainA/trainB/"
+        "testA/testB splits, e.g. tfds:cycle_gan/horse2zebra or tfds:cycle_gan/monet2photo; "
+        "or a folder holding trainA/ trainB/ testA/ testB/ image folders, as in the "
+        "official horse2zebra.zip (local path, or gs:// on a cluster)"
+        + (f" (default: {default_data})" if default_data else ""),
+    )
     parser.add_argument(
-        "--tfds-data-dir", default=None,
+        "--tfds-data-dir",
+        default=None,
         help="where TFDS datasets are (or will be) prepared, for --data tfds:NAME "
-             "(default: TFDS's own, ~/tensorflow_datasets)")
+        "(default: TFDS's own, ~/tensorflow_datasets)",
+    )
     parser.add_argument(
-        "--preset", default="demo", choices=sorted(config_lib.PRESETS),
+        "--preset",
+        default="demo",
+        choices=sorted(config_lib.PRESETS),
         help="training recipe: 'demo' is small and quick on a CPU; 'tutorial' is the "
-             "TensorFlow CycleGAN tutorial (U-Net, BCE, 40 epochs, 256 px); 'paper' is the "
-             "CycleGAN paper's code (ResNet-9, LSGAN, 100+100 epochs, 256 px) "
-             "(default: demo)")
+        "TensorFlow CycleGAN tutorial (U-Net, BCE, 40 epochs, 256 px); 'paper' is the "
+        "CycleGAN paper's code (ResNet-9, LSGAN, 100+100 epochs, 256 px) "
+        "(default: demo)",
+    )
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override one config value, e.g. --set epochs=5 --set generator_filters=32; "
-             "repeatable. Keys: " + ", ".join(f.name for f in
-                                               config_lib.dataclasses.fields(config_lib.Config)))
+        "repeatable. Keys: "
+        + ", ".join(f.name for f in config_lib.dataclasses.fields(config_lib.Config)),
+    )
     parser.add_argument(
-        "--beam-arg", dest="beam_args", action="append", default=[], metavar="FLAG",
+        "--beam-arg",
+        dest="beam_args",
+        action="append",
+        default=[],
+        metavar="FLAG",
         help="a Beam pipeline option for the data steps, passed through untouched, e.g. "
-             "--beam-arg=--direct_running_mode=multi_processing "
-             "--beam-arg=--direct_num_workers=2; repeatable")
+        "--beam-arg=--direct_running_mode=multi_processing "
+        "--beam-arg=--direct_num_workers=2; repeatable",
+    )
     parser.add_argument(
-        "--inception-weights", default=None, metavar="PATH",
+        "--inception-weights",
+        default=None,
+        metavar="PATH",
         help="InceptionV3 notop weights (.h5) for the Evaluator's FID and KID; default: the "
-             "Keras cache (~/.keras/models/). Without them both are skipped and the run says so")
-    parser.add_argument("--pipeline-name", default="cyclegan",
-                        help="TFX pipeline name (default: cyclegan)")
-    parser.add_argument("--model-name", default="cyclegan",
-                        help="model name in the serving directory, as TF Serving's --model_name "
-                             "(default: cyclegan)")
-    parser.add_argument("--verbose", action="store_true",
-                        help="also show TFX and Beam INFO logs")
+        "Keras cache (~/.keras/models/). Without them both are skipped and the run says so",
+    )
+    parser.add_argument(
+        "--pipeline-name", default="cyclegan", help="TFX pipeline name (default: cyclegan)"
+    )
+    parser.add_argument(
+        "--model-name",
+        default="cyclegan",
+        help="model name in the serving directory, as TF Serving's --model_name "
+        "(default: cyclegan)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="also show TFX and Beam INFO logs")
 
 
 def start(args: argparse.Namespace) -> config_lib.Config:

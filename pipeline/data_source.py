@@ -25,8 +25,11 @@ class DataSource:
 
     @property
     def example_gen_id(self) -> str:
-        return {"synthetic": "SyntheticImageExampleGen", "tfds": "TfdsImageExampleGen",
-                "folder": "FolderImageExampleGen"}[self.kind]
+        return {
+            "synthetic": "SyntheticImageExampleGen",
+            "tfds": "TfdsImageExampleGen",
+            "folder": "FolderImageExampleGen",
+        }[self.kind]
 
     def check(self) -> str:
         """Raises sources.DataError saying what is wrong; returns a line describing the data."""
@@ -35,10 +38,19 @@ class DataSource:
             return f"TFDS {self.location}"
         if self.kind == "folder":
             listings = sources.check_folder(self.location)
-            return f"{self.location} (" + ", ".join(
-                f"{split} {len(listing.images)} images"
-                + (f" + {len(listing.unreadable)} unreadable, skipped" if listing.unreadable
-                   else "") for split, listing in listings.items()) + ")"
+            return (
+                f"{self.location} ("
+                + ", ".join(
+                    f"{split} {len(listing.images)} images"
+                    + (
+                        f" + {len(listing.unreadable)} unreadable, skipped"
+                        if listing.unreadable
+                        else ""
+                    )
+                    for split, listing in listings.items()
+                )
+                + ")"
+            )
         return "the built-in synthetic set"
 
     def example_gen(self, config: Config, runtime_parameters: bool = False):
@@ -50,14 +62,20 @@ class DataSource:
 
         if self.kind == "synthetic":
             return component.synthetic_example_gen(
-                seed=config.seed, train_count=config.synthetic_train_per_domain,
-                test_count=config.synthetic_test_per_domain, size=config.synthetic_image_size)
+                seed=config.seed,
+                train_count=config.synthetic_train_per_domain,
+                test_count=config.synthetic_test_per_domain,
+                size=config.synthetic_image_size,
+            )
         if self.kind == "tfds":
             return component.tfds_example_gen(self.location, self.tfds_data_dir)
         return component.folder_example_gen(
-            tfx.dsl.experimental.RuntimeParameter(name="data_root", ptype=str,
-                                                  default=self.location)
-            if runtime_parameters else self.location)
+            tfx.dsl.experimental.RuntimeParameter(
+                name="data_root", ptype=str, default=self.location
+            )
+            if runtime_parameters
+            else self.location
+        )
 
 
 def parse(data: str, tfds_data_dir: Optional[str] = None, local: bool = True) -> DataSource:
@@ -65,6 +83,6 @@ def parse(data: str, tfds_data_dir: Optional[str] = None, local: bool = True) ->
     if data == SYNTHETIC:
         return DataSource("synthetic", "")
     if data.startswith(TFDS):
-        return DataSource("tfds", data[len(TFDS):], tfds_data_dir)
+        return DataSource("tfds", data[len(TFDS) :], tfds_data_dir)
     is_local_path = "://" not in data
     return DataSource("folder", os.path.abspath(data) if local and is_local_path else data)

@@ -16,17 +16,26 @@ from typing import Any, Dict, Iterable, List
 
 KFP, VERTEX = "kfp", "vertex"
 TARGETS = (KFP, VERTEX)
-EXECUTOR_KINDS = {KFP: {"container", "importer"},
-                  VERTEX: {"container", "importer", "resolver", "customJob"}}
+EXECUTOR_KINDS = {
+    KFP: {"container", "importer"},
+    VERTEX: {"container", "importer", "resolver", "customJob"},
+}
 # An executor class that starts a Vertex training job: needs Vertex AI's API.
 VERTEX_ONLY_EXECUTOR = "google_cloud_ai_platform"
 _KUBERNETES_RESOURCE = re.compile(r"[a-z0-9.-]+/[a-z0-9._-]+")
 _VERTEX_ACCELERATOR = re.compile(r"[A-Z][A-Z0-9_]+")
 
 
-def flag_problems(target: str, *, workers: int, gpu_type: str | None, gpu_count: int,
-                  batch_size: int, vertex_flags: bool, endpoint: str | None
-                  ) -> List[str]:
+def flag_problems(
+    target: str,
+    *,
+    workers: int,
+    gpu_type: str | None,
+    gpu_count: int,
+    batch_size: int,
+    vertex_flags: bool,
+    endpoint: str | None,
+) -> List[str]:
     """Why these kubeflow_runner flags cannot compile for the target, each with the fix."""
     problems = []
     if target == KFP:
@@ -35,25 +44,29 @@ def flag_problems(target: str, *, workers: int, gpu_type: str | None, gpu_count:
                 f"--workers {workers} runs the Trainer as a Vertex AI training job, which "
                 "open-source Kubeflow Pipelines cannot run (custom jobs are Google Cloud "
                 "only); use --target vertex, or train on several GPUs in one pod: "
-                f"--gpu-type nvidia.com/gpu --gpu-count {workers}")
+                f"--gpu-type nvidia.com/gpu --gpu-count {workers}"
+            )
         if vertex_flags:
             problems.append("--vertex-project/--vertex-region are for --target vertex")
         if gpu_type and not _KUBERNETES_RESOURCE.fullmatch(gpu_type):
             problems.append(
                 f"--gpu-type {gpu_type}: Kubeflow Pipelines takes the Kubernetes resource "
                 "name, e.g. nvidia.com/gpu (Vertex AI names like NVIDIA_TESLA_T4 need "
-                "--target vertex)")
+                "--target vertex)"
+            )
     else:
         if gpu_type and not _VERTEX_ACCELERATOR.fullmatch(gpu_type):
             problems.append(
                 f"--gpu-type {gpu_type}: Vertex AI takes an accelerator type such as "
                 "NVIDIA_TESLA_T4 or NVIDIA_L4 (Kubernetes resource names like nvidia.com/gpu "
-                "are for --target kfp)")
+                "are for --target kfp)"
+            )
         if endpoint:
             problems.append(
                 "--endpoint uploads to a Kubeflow Pipelines API; for Vertex AI submit the "
                 "written PipelineJob JSON, e.g. google.cloud.aiplatform.PipelineJob("
-                "template_path=..., pipeline_root=...).submit()")
+                "template_path=..., pipeline_root=...).submit()"
+            )
     if gpu_type and gpu_count < 1:
         problems.append(f"--gpu-count must be >= 1 with --gpu-type, got {gpu_count}")
     replicas = workers * (gpu_count if gpu_type else 1)
@@ -61,7 +74,8 @@ def flag_problems(target: str, *, workers: int, gpu_type: str | None, gpu_count:
         problems.append(
             f"{replicas} replicas ({workers} worker(s) x {gpu_count if gpu_type else 1} "
             f"device(s)) need a batch_size that splits over them, got {batch_size}; use e.g. "
-            f"--set batch_size={replicas}")
+            f"--set batch_size={replicas}"
+        )
     return problems
 
 
@@ -76,8 +90,9 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(item)
 
 
-def spec_problems(pipeline_spec: Dict[str, Any], target: str, image: str,
-                  forbidden_paths: Iterable[str] = ()) -> List[str]:
+def spec_problems(
+    pipeline_spec: Dict[str, Any], target: str, image: str, forbidden_paths: Iterable[str] = ()
+) -> List[str]:
     """Why a compiled pipeline spec (the `pipelineSpec` dict) would be refused on the target,
     or would run code other than the image's: the rules the KFP backend applies, and ours."""
     problems = []
@@ -85,21 +100,21 @@ def spec_problems(pipeline_spec: Dict[str, Any], target: str, image: str,
     for name, executor in sorted(executors.items()):
         kinds = set(executor) - EXECUTOR_KINDS[target]
         if kinds:
-            problems.append(f"{name}: {'/'.join(sorted(kinds))} executors cannot run on "
-                            f"{target}")
+            problems.append(f"{name}: {'/'.join(sorted(kinds))} executors cannot run on {target}")
         container = executor.get("container")
         if container is None:
             continue
         if container.get("image") != image:
             problems.append(f"{name}: runs image {container.get('image')!r}, not {image!r}")
         if target == KFP and any(VERTEX_ONLY_EXECUTOR in arg for arg in container["args"]):
-            problems.append(f"{name}: starts a Vertex AI training job, which needs Google "
-                            "Cloud")
+            problems.append(f"{name}: starts a Vertex AI training job, which needs Google Cloud")
         accelerator = container.get("resources", {}).get("accelerator", {})
         pattern = _KUBERNETES_RESOURCE if target == KFP else _VERTEX_ACCELERATOR
         if accelerator and not pattern.fullmatch(accelerator.get("type", "")):
-            problems.append(f"{name}: accelerator {accelerator.get('type')!r} is not a "
-                            f"{target} accelerator name")
+            problems.append(
+                f"{name}: accelerator {accelerator.get('type')!r} is not a "
+                f"{target} accelerator name"
+            )
     for path in forbidden_paths:
         if path and any(path in value for value in _strings(pipeline_spec)):
             problems.append(f"the spec holds a path of this machine: {path}")

@@ -47,7 +47,8 @@ def latest_outputs(metadata_path: str, pipeline_name: str) -> RunOutputs:
         tensorboard_dir=os.path.join(latest["ModelRun"].uri, "logs"),
         translations_png=os.path.join(latest["ModelRun"].uri, samples.GRID_FILE),
         evaluation=os.path.join(latest["ModelEvaluation"].uri, METRICS_FILE),
-        pushed_model=(pushed["pushed_destination"].string_value
-                      if pushed["pushed"].int_value else None),
+        pushed_model=(
+            pushed["pushed_destination"].string_value if pushed["pushed"].int_value else None
+        ),
         failed_checks=blessing["failed_checks"].string_value,
     )

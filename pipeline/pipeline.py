@@ -61,9 +61,12 @@ def create_pipeline(
     """
     example_gen = data.example_gen(config, runtime_parameters)
 
-    preprocess = Preprocess(examples=example_gen.outputs["examples"],
-                            load_size=config.load_size, crop_size=config.crop_size,
-                            resize_method=config.resize_method)
+    preprocess = Preprocess(
+        examples=example_gen.outputs["examples"],
+        load_size=config.load_size,
+        crop_size=config.crop_size,
+        resize_method=config.resize_method,
+    )
     for data_step in (example_gen, preprocess):  # the Beam steps; the rest never see them
         data_step.with_beam_pipeline_args(list(beam_pipeline_args or []))
 
@@ -78,31 +81,40 @@ def create_pipeline(
         train_args=tfx.proto.TrainArgs(splits=list(data_contract.TRAIN_SPLITS)),
         eval_args=tfx.proto.EvalArgs(splits=list(data_contract.TEST_SPLITS)),
         custom_config=tfx.dsl.experimental.RuntimeParameter(
-            name="training_config", ptype=str, default=json_utils.dumps(trainer_config))
-        if runtime_parameters else trainer_config)
+            name="training_config", ptype=str, default=json_utils.dumps(trainer_config)
+        )
+        if runtime_parameters
+        else trainer_config,
+    )
 
     # Judges the translations; trained on the data alone, so TFX's cache keeps it while only
     # the CycleGAN's config changes.
     classifier = DomainClassifier(examples=example_gen.outputs["examples"], config=config)
 
-    evaluator = Evaluator(model=trainer.outputs["model"],
-                          examples=preprocess.outputs["preprocessed"], config=config,
-                          serving_base_dir=serving_base_dir,
-                          inception_weights=inception_weights,
-                          domain_classifier=classifier.outputs["model"])
+    evaluator = Evaluator(
+        model=trainer.outputs["model"],
+        examples=preprocess.outputs["preprocessed"],
+        config=config,
+        serving_base_dir=serving_base_dir,
+        inception_weights=inception_weights,
+        domain_classifier=classifier.outputs["model"],
+    )
 
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_base_dir)),
-        custom_executor_spec=executor_spec.ExecutorClassSpec(pusher_executor.Executor))
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_base_dir)
+        ),
+        custom_executor_spec=executor_spec.ExecutorClassSpec(pusher_executor.Executor),
+    )
 
     components = [example_gen, preprocess, classifier, trainer, evaluator, pusher]
     unknown = set(platform_configs or {}) - {c.id for c in components}
     if unknown:
-        raise ValueError(f"no components {sorted(unknown)}; the pipeline has "
-                         f"{sorted(c.id for c in components)}")
+        raise ValueError(
+            f"no components {sorted(unknown)}; the pipeline has {sorted(c.id for c in components)}"
+        )
     for component in components:
         if component.id in (platform_configs or {}):
             component.with_platform_config(platform_configs[component.id])
@@ -116,12 +128,15 @@ def create_pipeline(
     )
 
 
-def vertex_trainer_config(project: str, region: str,
-                          worker_pool_specs: List[Dict[str, Any]]) -> Dict[str, Any]:
+def vertex_trainer_config(
+    project: str, region: str, worker_pool_specs: List[Dict[str, Any]]
+) -> Dict[str, Any]:
     """The custom_config keys TFX's Vertex Trainer reads to start a training job."""
     return {
         vertex_constants.ENABLE_VERTEX_KEY: True,
         vertex_constants.VERTEX_REGION_KEY: region,
-        vertex_trainer.TRAINING_ARGS_KEY: {"project": project,
-                                           "worker_pool_specs": worker_pool_specs},
+        vertex_trainer.TRAINING_ARGS_KEY: {
+            "project": project,
+            "worker_pool_specs": worker_pool_specs,
+        },
     }

@@ -13,10 +13,19 @@ SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "dat
 
 # The one tiny config: 32 px crops, narrow networks, 3 steps, a few synthetic images.
 TINY = {
-    "load_size": 36, "crop_size": 32, "generator_filters": 4, "discriminator_filters": 4,
-    "epochs": 1, "steps_per_epoch": 3, "summary_every_steps": 1, "checkpoint_every_steps": 2,
-    "grid_images": 2, "synthetic_image_size": 40, "synthetic_train_per_domain": 6,
-    "synthetic_test_per_domain": 3, "domain_classifier_image_size": 32,
+    "load_size": 36,
+    "crop_size": 32,
+    "generator_filters": 4,
+    "discriminator_filters": 4,
+    "epochs": 1,
+    "steps_per_epoch": 3,
+    "summary_every_steps": 1,
+    "checkpoint_every_steps": 2,
+    "grid_images": 2,
+    "synthetic_image_size": 40,
+    "synthetic_train_per_domain": 6,
+    "synthetic_test_per_domain": 3,
+    "domain_classifier_image_size": 32,
     "domain_classifier_steps": 20,
     # 3 steps translate nothing: the domain gate is tested in test_domain_classifier.py.
     "bless_min_domain_score": 0,
@@ -53,7 +62,11 @@ def write_pixel_records(path: str, size: int, count: int, seed: int) -> str:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with tf.io.TFRecordWriter(path) as writer:
         for index in range(count):
-            writer.write(data_contract.make_pixel_example(
-                random_pixels(size, size, seed * 1000 + index).tobytes(), size,
-                str(index).encode()).SerializeToString())
+            writer.write(
+                data_contract.make_pixel_example(
+                    random_pixels(size, size, seed * 1000 + index).tobytes(),
+                    size,
+                    str(index).encode(),
+                ).SerializeToString()
+            )
     return path

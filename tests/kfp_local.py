@@ -48,15 +48,16 @@ def tfx_entrypoint_bridge() -> Iterator[None]:
     if kfp.__version__ != KFP_VERSION:
         raise RuntimeError(
             f"tests/kfp_local.py bridges kfp.local {KFP_VERSION}'s gaps with TFX entrypoints; "
-            f"this is kfp {kfp.__version__}: re-check both gaps, then update KFP_VERSION")
+            f"this is kfp {kfp.__version__}: re-check both gaps, then update KFP_VERSION"
+        )
     handler = subprocess_task_handler.SubprocessTaskHandler
     original_validate = handler.validate_not_container_component
     original_construct = executor_input_utils.construct_executor_input
 
-    def construct_with_declared_types(component_spec, arguments, task_root,
-                                      block_input_artifact):
-        executor_input = original_construct(component_spec, arguments, task_root,
-                                            block_input_artifact)
+    def construct_with_declared_types(component_spec, arguments, task_root, block_input_artifact):
+        executor_input = original_construct(
+            component_spec, arguments, task_root, block_input_artifact
+        )
         for name, artifacts in executor_input.inputs.artifacts.items():
             declared = component_spec.input_definitions.artifacts[name].artifact_type
             for artifact in artifacts.artifacts:
@@ -78,8 +79,11 @@ def run_spec(spec_path: str, pipeline_root: str, arguments: Dict[str, Any]) -> N
     # environment (Dockerfile).
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=pipeline_root,
-               raise_on_error=True)
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False),
+        pipeline_root=pipeline_root,
+        raise_on_error=True,
+    )
     pipeline = components.load_component_from_file(spec_path)
     with tfx_entrypoint_bridge(), warnings.catch_warnings():
         # The image is not used here (see the module docstring); kfp.local warns about it.
@@ -90,12 +94,21 @@ def run_spec(spec_path: str, pipeline_root: str, arguments: Dict[str, Any]) -> N
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description="Run a pipeline spec from kubeflow_runner.py with kfp.local, each task in "
-                    "a subprocess of this Python (a smoke test before uploading it).")
+        "a subprocess of this Python (a smoke test before uploading it)."
+    )
     parser.add_argument("spec", help="the .yaml pipeline spec kubeflow_runner.py wrote")
-    parser.add_argument("--pipeline-root", default="runs/kfp-local",
-                        help="where kfp.local writes each task's outputs (default: %(default)s)")
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="a runtime parameter, e.g. data_root=/data/horse2zebra; repeatable")
+    parser.add_argument(
+        "--pipeline-root",
+        default="runs/kfp-local",
+        help="where kfp.local writes each task's outputs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a runtime parameter, e.g. data_root=/data/horse2zebra; repeatable",
+    )
     args = parser.parse_args(argv)
     arguments = {}
     for item in args.param:

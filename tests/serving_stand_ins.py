@@ -28,8 +28,7 @@ class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         self._model = model
 
     def Predict(self, request, context):
-        inputs = {key: tf.constant(tf.make_ndarray(proto))
-                  for key, proto in request.inputs.items()}
+        inputs = {key: tf.constant(tf.make_ndarray(proto)) for key, proto in request.inputs.items()}
         try:
             outputs = _run_signature(self._model, request.model_spec.signature_name, inputs)
         except tf.errors.InvalidArgumentError as error:
@@ -45,7 +44,8 @@ def serve_grpc(model_dir: str):
     """Starts the gRPC stand-in; returns (server, 'host:port'). Call server.stop(None)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        _PredictionService(tf.saved_model.load(model_dir)), server)
+        _PredictionService(tf.saved_model.load(model_dir)), server
+    )
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     return server, f"127.0.0.1:{port}"
@@ -65,18 +65,27 @@ def serve_rest(model_dir: str, model_name: str):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             signature = model.signatures[body.get("signature_name", "serving_default")]
             (key,) = signature.structured_input_signature[1]
-            rows = [base64.b64decode(row["b64"]) if isinstance(row, dict) else row
-                    for row in body["instances"]]
+            rows = [
+                base64.b64decode(row["b64"]) if isinstance(row, dict) else row
+                for row in body["instances"]
+            ]
             try:
-                outputs = _run_signature(model, body.get("signature_name"),
-                                         {key: tf.constant(rows)})
+                outputs = _run_signature(
+                    model, body.get("signature_name"), {key: tf.constant(rows)}
+                )
             except tf.errors.InvalidArgumentError as error:
                 return self._reply(400, {"error": error.message.splitlines()[0]})
-            (name, values), = outputs.items()
+            ((name, values),) = outputs.items()
             encode = name.endswith("_bytes")
-            self._reply(200, {"predictions": [
-                {"b64": base64.b64encode(v).decode()} if encode else v.tolist()
-                for v in values]})
+            self._reply(
+                200,
+                {
+                    "predictions": [
+                        {"b64": base64.b64encode(v).decode()} if encode else v.tolist()
+                        for v in values
+                    ]
+                },
+            )
 
         def _reply(self, status, payload):
             data = json.dumps(payload).encode()

@@ -9,10 +9,16 @@ def test_quality_benchmark_says_what_data_it_needs(tmp_path):
 
 
 def test_quality_table_puts_the_untranslated_scores_first():
-    values = {"domain_score_ab": 0.8, "domain_score_ba": 0.7, "cycle_l1_aba": 0.1,
-              "cycle_l1_bab": 0.2, "domain_score_ab_untranslated": 0.1,
-              "domain_score_ba_untranslated": 0.05}
+    values = {
+        "domain_score_ab": 0.8,
+        "domain_score_ba": 0.7,
+        "cycle_l1_aba": 0.1,
+        "cycle_l1_bab": 0.2,
+        "domain_score_ab_untranslated": 0.1,
+        "domain_score_ba_untranslated": 0.05,
+    }
     header, untranslated, first, last = quality.format_table(
-        [(0, 0.0, values), (2000, 3.5, values)], epoch_steps=1000).splitlines()
+        [(0, 0.0, values), (2000, 3.5, values)], epoch_steps=1000
+    ).splitlines()
     assert untranslated.split() == ["untranslated", "0.100", "0.050", "-", "-"]
     assert last.split() == ["2000", "2.0", "3.5", "0.800", "0.700", "0.100", "0.200"]

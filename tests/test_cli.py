@@ -15,8 +15,9 @@ def _flags(*argv):
     return parser.parse_args(list(argv))
 
 
-@pytest.mark.parametrize("error", [UsageError("--gpu-count must be >= 1"),
-                                   DataError("no images in trainA")])
+@pytest.mark.parametrize(
+    "error", [UsageError("--gpu-count must be >= 1"), DataError("no images in trainA")]
+)
 def test_usage_and_data_errors_are_one_line_and_exit_code_2(capsys, error):
     @cli.reports_errors
     def main(argv=None):
@@ -36,16 +37,20 @@ def test_other_errors_keep_their_traceback():
 
 
 def test_config_comes_from_the_preset_and_the_overrides():
-    config = cli.resolve_config(_flags("--preset", "paper", "--set", "epochs=3",
-                                       "--set", "generator_filters=8"))
+    config = cli.resolve_config(
+        _flags("--preset", "paper", "--set", "epochs=3", "--set", "generator_filters=8")
+    )
     assert (config.generator, config.epochs, config.generator_filters) == ("resnet", 3, 8)
 
 
-@pytest.mark.parametrize("override, message", [
-    ("epochs=many", "epochs takes a value of type int"),
-    ("no_such_key=1", "no_such_key"),
-    ("crop_size=300", "crop_size <= load_size"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("epochs=many", "epochs takes a value of type int"),
+        ("no_such_key=1", "no_such_key"),
+        ("crop_size=300", "crop_size <= load_size"),
+    ],
+)
 def test_a_bad_override_is_a_usage_error(override, message):
     with pytest.raises(UsageError, match=message):
         cli.resolve_config(_flags("--set", override))

@@ -35,8 +35,9 @@ def _png_size(data: bytes):
     return image.size
 
 
-@pytest.mark.skipif(not os.path.isdir(SHARED_DATA),
-                    reason=f"real horse2zebra images not found at {SHARED_DATA}")
+@pytest.mark.skipif(
+    not os.path.isdir(SHARED_DATA), reason=f"real horse2zebra images not found at {SHARED_DATA}"
+)
 def test_translate_real_test_images_locally(tmp_path, serving_base, capsys):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -44,8 +45,9 @@ def test_translate_real_test_images_locally(tmp_path, serving_base, capsys):
     for name in names:
         shutil.copy(os.path.join(SHARED_DATA, "testA", name), folder / name)
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
-    code = translate.main([str(folder), "--output", str(tmp_path / "out"),
-                           "--model-dir", serving_base])
+    code = translate.main(
+        [str(folder), "--output", str(tmp_path / "out"), "--model-dir", serving_base]
+    )
     assert code == 1  # one file failed...
     for name in names:  # ...and every other one was translated
         assert _png_size((tmp_path / "out" / (name[:-4] + ".png")).read_bytes()) == (32, 32)
@@ -89,8 +91,10 @@ def test_grpc_round_trip_through_a_prediction_service(serving_base):
 
 def test_rest_request_and_response_format():
     body = backends.build_rest_request([b"\x01\x02"], "a_to_b")
-    assert body == {"signature_name": "translate_a_to_b",
-                    "instances": [{"b64": base64.b64encode(b"\x01\x02").decode()}]}
+    assert body == {
+        "signature_name": "translate_a_to_b",
+        "instances": [{"b64": base64.b64encode(b"\x01\x02").decode()}],
+    }
     assert backends.parse_rest_response({"predictions": [{"b64": "AAE="}]}) == [b"\x00\x01"]
     with pytest.raises(backends.TranslationError, match="bad image"):
         backends.parse_rest_response({"error": "bad image"})
@@ -102,8 +106,20 @@ def test_rest_round_trip(serving_base, tmp_path):
     try:
         image = tmp_path / "horse.png"
         image.write_bytes(encode(random_pixels(64, 64), "PNG", "RGBA"))
-        assert translate.main([str(image), "--output", str(tmp_path / "out"), "--rest", url,
-                               "--direction", "b_to_a"]) == 0
+        assert (
+            translate.main(
+                [
+                    str(image),
+                    "--output",
+                    str(tmp_path / "out"),
+                    "--rest",
+                    url,
+                    "--direction",
+                    "b_to_a",
+                ]
+            )
+            == 0
+        )
         assert _png_size((tmp_path / "out" / "horse.png").read_bytes()) == (32, 32)
         with pytest.raises(backends.TranslationError, match="Unknown image file format"):
             backends.RestBackend(url, "cyclegan").translate([b"junk"], "a_to_b")

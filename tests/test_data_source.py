@@ -15,7 +15,10 @@ def test_each_kind_of_source_knows_its_example_gen():
     assert synthetic.example_gen(tiny_config()).id == "SyntheticImageExampleGen"
     tfds = data_source.parse("tfds:cycle_gan/horse2zebra", tfds_data_dir="/data/tfds")
     assert (tfds.kind, tfds.location, tfds.tfds_data_dir) == (
-        "tfds", "cycle_gan/horse2zebra", "/data/tfds")
+        "tfds",
+        "cycle_gan/horse2zebra",
+        "/data/tfds",
+    )
     assert tfds.example_gen(tiny_config()).id == "TfdsImageExampleGen"
 
 
@@ -35,8 +38,9 @@ def test_the_check_describes_good_data_and_names_what_is_wrong(tmp_path):
         (tmp_path / split).mkdir()
         (tmp_path / split / "a.jpg").write_bytes(encode(random_pixels(8, 8), "JPEG"))
     source = data_source.parse(str(tmp_path))
-    assert source.check() == (f"{tmp_path} (trainA 1 images, trainB 1 images, testA 1 images, "
-                              "testB 1 images)")
+    assert source.check() == (
+        f"{tmp_path} (trainA 1 images, trainB 1 images, testA 1 images, testB 1 images)"
+    )
     (tmp_path / "testB" / "a.jpg").unlink()
     with pytest.raises(DataError, match="testB.*holds no image files"):
         source.check()

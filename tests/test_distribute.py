@@ -61,11 +61,17 @@ print(json.dumps({
 
 @pytest.mark.parametrize("gan_loss", ["bce", "lsgan"])
 def test_two_replicas_take_the_same_step_as_one(gan_loss):
-    config = tiny_config(crop_size=32, load_size=32, unet_dropout=0.0, batch_size=2,
-                         pool_size=0, gan_loss=gan_loss)
+    config = tiny_config(
+        crop_size=32, load_size=32, unet_dropout=0.0, batch_size=2, pool_size=0, gan_loss=gan_loss
+    )
     code = TWO_REPLICAS.replace("CONFIG_JSON", repr(config.to_json()))
-    output = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                            text=True, env=dict(os.environ, PYTHONPATH=REPO))
+    output = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=REPO),
+    )
     assert output.returncode == 0, output.stderr[-3000:]
     result = json.loads(output.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2
@@ -76,17 +82,29 @@ def test_two_replicas_take_the_same_step_as_one(gan_loss):
 
 def test_strategy_follows_tf_config(monkeypatch):
     chosen, options = object(), []
-    monkeypatch.setattr(tf.distribute, "MultiWorkerMirroredStrategy",
-                        lambda communication_options: options.append(
-                            communication_options) or chosen)
-    monkeypatch.setenv("TF_CONFIG", json.dumps({
-        "cluster": {"worker": ["host-a:2222", "host-b:2222"]},
-        "task": {"type": "worker", "index": 0}}))
+    monkeypatch.setattr(
+        tf.distribute,
+        "MultiWorkerMirroredStrategy",
+        lambda communication_options: options.append(communication_options) or chosen,
+    )
+    monkeypatch.setenv(
+        "TF_CONFIG",
+        json.dumps(
+            {
+                "cluster": {"worker": ["host-a:2222", "host-b:2222"]},
+                "task": {"type": "worker", "index": 0},
+            }
+        ),
+    )
     assert distribute.choose_strategy() is chosen
     # A lost peer cannot hang it.
     assert options[0].timeout_seconds == distribute.COLLECTIVE_TIMEOUT_S
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["host-a:2222"]},
-                                                "task": {"type": "worker", "index": 0}}))
+    monkeypatch.setenv(
+        "TF_CONFIG",
+        json.dumps(
+            {"cluster": {"worker": ["host-a:2222"]}, "task": {"type": "worker", "index": 0}}
+        ),
+    )
     assert isinstance(distribute.choose_strategy(), tf.distribute.MirroredStrategy)
     monkeypatch.delenv("TF_CONFIG")
     strategy = distribute.choose_strategy()

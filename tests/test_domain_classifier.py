@@ -51,26 +51,47 @@ def data(tmp_path_factory):
         domain = data_contract.DOMAIN_OF_SPLIT[split]
         raw_file = os.path.join(data_contract.split_dir(raw, split), "data.gz")
         generated = list(synthetic.generate(0, split, 40, 0, count))
-        _write(raw_file, [data_contract.make_raw_example(png, domain, source)
-                          for source, png in generated], "GZIP")
+        _write(
+            raw_file,
+            [data_contract.make_raw_example(png, domain, source) for source, png in generated],
+            "GZIP",
+        )
         size = data_contract.stored_size(split, TINY_CONFIG.load_size, SIZE)
-        images = preprocess_executor.preprocessed_images([raw_file], size,
-                                                         TINY_CONFIG.resize_method)
-        _write(os.path.join(data_contract.split_dir(pixels, split), "data.tfrecord"),
-               [data_contract.make_pixel_example(image.numpy().tobytes(), size, source.encode())
-                for image, (source, _) in zip(images, generated)])
-    return {"raw": raw, "preprocessed": pixels, "test": input_pipeline.read_test_set(
-        data_contract.split_files(pixels, "testA"), data_contract.split_files(pixels, "testB"),
-        SIZE)}
+        images = preprocess_executor.preprocessed_images(
+            [raw_file], size, TINY_CONFIG.resize_method
+        )
+        _write(
+            os.path.join(data_contract.split_dir(pixels, split), "data.tfrecord"),
+            [
+                data_contract.make_pixel_example(image.numpy().tobytes(), size, source.encode())
+                for image, (source, _) in zip(images, generated)
+            ],
+        )
+    return {
+        "raw": raw,
+        "preprocessed": pixels,
+        "test": input_pipeline.read_test_set(
+            data_contract.split_files(pixels, "testA"),
+            data_contract.split_files(pixels, "testB"),
+            SIZE,
+        ),
+    }
 
 
 def _classifier(data, uri, steps):
     examples, model = standard_artifacts.Examples(), standard_artifacts.Model()
     examples.uri, model.uri = data["raw"], uri
     classifier_executor.Executor().Do(
-        {"examples": [examples]}, {"model": [model]},
-        {"image_size": SIZE, "train_steps": steps, "crop_size": SIZE,
-         "resize_method": TINY_CONFIG.resize_method, "seed": 0})
+        {"examples": [examples]},
+        {"model": [model]},
+        {
+            "image_size": SIZE,
+            "train_steps": steps,
+            "crop_size": SIZE,
+            "resize_method": TINY_CONFIG.resize_method,
+            "seed": 0,
+        },
+    )
     return model
 
 
@@ -82,20 +103,30 @@ def classifier(data, tmp_path_factory):
 @pytest.fixture(scope="module")
 def barely_trained(data, tmp_path_factory):
     """A CycleGAN with 4 filters trained 3 steps, exported as the Trainer does."""
-    files = {split: data_contract.split_files(data["preprocessed"], split)
-             for split in data_contract.SPLITS}
+    files = {
+        split: data_contract.split_files(data["preprocessed"], split)
+        for split in data_contract.SPLITS
+    }
     root = tmp_path_factory.mktemp("barely_trained")
-    model = train.fit(TINY_CONFIG, files["trainA"], files["trainB"], files["testA"],
-                      files["testB"], str(root / "run"))
+    model = train.fit(
+        TINY_CONFIG,
+        files["trainA"],
+        files["trainB"],
+        files["testA"],
+        files["testB"],
+        str(root / "run"),
+    )
     artifact = standard_artifacts.Model()
     artifact.uri = str(root / "model")
-    export.export_generators(model.g_ab, model.g_ba, TINY_CONFIG,
-                             path_utils.serving_model_path(artifact.uri))
+    export.export_generators(
+        model.g_ab, model.g_ba, TINY_CONFIG, path_utils.serving_model_path(artifact.uri)
+    )
     return artifact
 
 
 def _ground_truth(sources, targets):
     """A stand-in for a perfectly trained generator: each source image -> its pair."""
+
     def translate(images):
         distances = tf.reduce_sum(tf.abs(images[:, None] - sources[None]), axis=[2, 3, 4])
         return tf.gather(targets, tf.argmin(distances, axis=1))
@@ -104,8 +135,15 @@ def _ground_truth(sources, targets):
 
 
 def _evaluate(translate_ab, translate_ba, test, score):
-    return metrics.evaluate(translate_ab, translate_ba, test.images_a, test.images_b,
-                            test.sources_a, test.sources_b, domain_score=score)
+    return metrics.evaluate(
+        translate_ab,
+        translate_ba,
+        test.images_a,
+        test.images_b,
+        test.sources_a,
+        test.sources_b,
+        domain_score=score,
+    )
 
 
 def test_classifier_separates_the_synthetic_domains(classifier, data):
@@ -118,7 +156,9 @@ def test_classifier_separates_the_synthetic_domains(classifier, data):
     assert loaded_report == report
     test = data["test"]
     assert domain_classifier.accuracy(score, test.images_a, test.images_b) == {
-        "accuracy_a": report["accuracy_a"], "accuracy_b": report["accuracy_b"]}
+        "accuracy_a": report["accuracy_a"],
+        "accuracy_b": report["accuracy_b"],
+    }
 
 
 def test_identity_scores_low_and_the_ground_truth_high(classifier, data):
@@ -127,31 +167,46 @@ def test_identity_scores_low_and_the_ground_truth_high(classifier, data):
     identity = _evaluate(lambda x: x, lambda x: x, test, score)
     assert identity["domain_score_ab"] < 0.2 and identity["domain_score_ba"] < 0.2
     assert identity["domain_score_ab"] == identity["domain_score_ab_untranslated"]
-    truth = _evaluate(_ground_truth(test.images_a, test.images_b),
-                      _ground_truth(test.images_b, test.images_a), test, score)
+    truth = _evaluate(
+        _ground_truth(test.images_a, test.images_b),
+        _ground_truth(test.images_b, test.images_a),
+        test,
+        score,
+    )
     assert truth["ground_truth_l1_ab"] == 0.0  # the stand-in is what it claims to be
     assert truth["domain_score_ab"] > 0.8 and truth["domain_score_ba"] > 0.8
     assert truth["domain_score_ab_untranslated"] == identity["domain_score_ab"]
 
 
 def test_the_domain_gate_refuses_a_barely_trained_model_and_passes_the_ground_truth(
-        classifier, barely_trained, data):
+    classifier, barely_trained, data
+):
     score, _ = classifier_executor.load(classifier.uri)
     test = data["test"]
     barely = evaluator_executor.model_metrics(
-        path_utils.serving_model_path(barely_trained.uri), test, None, score)
+        path_utils.serving_model_path(barely_trained.uri), test, None, score
+    )
     failures = metrics.blessing_failures(barely, 1.0, 0.01, min_domain_score=MIN_SCORE)
     assert any(f.startswith("domain_score_ab ") and "as domain B" in f for f in failures)
     # Without the domain gate, today's checks let it through: what this gate is for.
     assert metrics.blessing_failures(barely, 1.0, 0.01) == []
 
-    truth = _evaluate(_ground_truth(test.images_a, test.images_b),
-                      _ground_truth(test.images_b, test.images_a), test, score)
+    truth = _evaluate(
+        _ground_truth(test.images_a, test.images_b),
+        _ground_truth(test.images_b, test.images_a),
+        test,
+        score,
+    )
     assert metrics.blessing_failures(truth, 1.0, 0.01, min_domain_score=MIN_SCORE) == []
     # Against a baseline, a domain score that drops by more than the margin fails.
     (worse,) = metrics.blessing_failures(
-        truth, 1.0, 0.01, dict(truth, domain_score_ba=truth["domain_score_ba"] / 0.8), 0.1,
-        min_domain_score=MIN_SCORE)
+        truth,
+        1.0,
+        0.01,
+        dict(truth, domain_score_ba=truth["domain_score_ba"] / 0.8),
+        0.1,
+        min_domain_score=MIN_SCORE,
+    )
     assert "domain_score_ba" in worse and "worse than the blessed baseline" in worse
 
 
@@ -163,15 +218,22 @@ def _run_evaluator(model, examples_uri, classifier, tmp_path):
     evaluator_executor.Executor().Do(
         {"model": [model], "examples": [examples], "domain_classifier": [classifier]},
         {"evaluation": [evaluation], "blessing": [blessing]},
-        {"max_cycle_l1": 1.0, "min_output_spread": 0.01, "baseline_margin": 0.1,
-         "serving_base_dir": str(tmp_path / "serving"),  # nothing served yet: no baseline
-         "inception_weights": str(tmp_path / "no_inception.h5"), "min_domain_score": MIN_SCORE,
-         "domain_classifier_min_accuracy": MIN_ACCURACY})
+        {
+            "max_cycle_l1": 1.0,
+            "min_output_spread": 0.01,
+            "baseline_margin": 0.1,
+            "serving_base_dir": str(tmp_path / "serving"),  # nothing served yet: no baseline
+            "inception_weights": str(tmp_path / "no_inception.h5"),
+            "min_domain_score": MIN_SCORE,
+            "domain_classifier_min_accuracy": MIN_ACCURACY,
+        },
+    )
     return json.loads(Path(evaluation.uri, evaluator_executor.METRICS_FILE).read_text())
 
 
 def test_evaluator_refuses_a_barely_trained_model_naming_the_domain_check(
-        classifier, barely_trained, data, tmp_path):
+    classifier, barely_trained, data, tmp_path
+):
     report = _run_evaluator(barely_trained, data["preprocessed"], classifier, tmp_path)
     assert report["domain_classifier"]["reliable"] and not report["blessed"]
     assert any(check.startswith("domain_score_ab ") for check in report["failed_checks"])
@@ -179,7 +241,8 @@ def test_evaluator_refuses_a_barely_trained_model_naming_the_domain_check(
 
 
 def test_an_unreliable_classifier_is_reported_and_does_not_block(
-        barely_trained, data, tmp_path, caplog):
+    barely_trained, data, tmp_path, caplog
+):
     caplog.set_level(logging.INFO, logger="cyclegan")
     unreliable = _classifier(data, str(tmp_path / "unreliable"), steps=1)
     report = _run_evaluator(barely_trained, data["preprocessed"], unreliable, tmp_path)
@@ -187,5 +250,7 @@ def test_an_unreliable_classifier_is_reported_and_does_not_block(
     assert min(accuracies["accuracy_a"], accuracies["accuracy_b"]) < MIN_ACCURACY
     assert not accuracies["reliable"] and report["blessed"]
     assert "domain_score_ab" in report["metrics"]  # still reported
-    assert any("UNRELIABLE" in record.message and record.levelno == logging.WARNING
-               for record in caplog.records)
+    assert any(
+        "UNRELIABLE" in record.message and record.levelno == logging.WARNING
+        for record in caplog.records
+    )

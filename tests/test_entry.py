@@ -16,10 +16,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.mark.parametrize("version", [(3, 8, 18), (3, 12, 1)])
 def test_unsupported_python_gets_the_command_to_run(version):
     problem = entry.stack_problem("local_runner.py", ["--data", "my data"], version=version)
-    assert f"needs Python 3.9-3.11 (TFX 1.21); this is Python {'.'.join(map(str, version))}" \
-        in problem
+    assert (
+        f"needs Python 3.9-3.11 (TFX 1.21); this is Python {'.'.join(map(str, version))}" in problem
+    )
     assert problem.endswith(
-        "make PYTHON=python3.11 install && .venv/bin/python local_runner.py --data 'my data'")
+        "make PYTHON=python3.11 install && .venv/bin/python local_runner.py --data 'my data'"
+    )
 
 
 def test_this_python_runs_the_entry_points():
@@ -29,8 +31,9 @@ def test_this_python_runs_the_entry_points():
 
 def test_a_missing_package_is_named(monkeypatch):
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name: None if name == "tfx" else find_spec(name))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "tfx" else find_spec(name)
+    )
     with pytest.raises(SystemExit) as exit_info:
         entry.require_stack("kubeflow_runner.py", ["--image", "x"])
     message = str(exit_info.value.code)
@@ -49,13 +52,17 @@ def bare_python(tmp_path_factory):
 @pytest.mark.parametrize("runner", ["local_runner.py", "kubeflow_runner.py"])
 def test_runner_under_a_python_without_the_stack_says_what_to_run(bare_python, runner):
     # -E: ignore PYTHONPATH and friends, so nothing of this test's environment leaks in.
-    result = subprocess.run([bare_python, "-E", runner, "--data", "my data"], cwd=REPO,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [bare_python, "-E", runner, "--data", "my data"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0 and result.stdout == ""
     assert "Traceback" not in result.stderr
     assert "lacks tensorflow, tfx, apache_beam" in result.stderr
-    assert result.stderr.endswith(
-        f"make install && .venv/bin/python {runner} --data 'my data'\n")
+    assert result.stderr.endswith(f"make install && .venv/bin/python {runner} --data 'my data'\n")
 
 
 def test_help_shows_each_default_once():

@@ -27,12 +27,17 @@ def evaluate(tmp_path, tiny_config):
     """Runs the executor on a tiny exported model; returns (metrics.json, blessing dir)."""
     model = _artifact(standard_artifacts.Model, tmp_path / "model")
     generators = CycleGan(tiny_config)
-    export.export_generators(generators.g_ab, generators.g_ba, tiny_config,
-                             os.path.join(model.uri, "Format-Serving"))
+    export.export_generators(
+        generators.g_ab, generators.g_ba, tiny_config, os.path.join(model.uri, "Format-Serving")
+    )
     examples = _artifact(standard_artifacts.Examples, tmp_path / "examples")
     for seed, split in enumerate(data_contract.TEST_SPLITS):
-        write_pixel_records(os.path.join(data_contract.split_dir(examples.uri, split), "d"),
-                            tiny_config.crop_size, 3, seed)
+        write_pixel_records(
+            os.path.join(data_contract.split_dir(examples.uri, split), "d"),
+            tiny_config.crop_size,
+            3,
+            seed,
+        )
     runs = iter(range(100))
 
     def run(max_cycle_l1=1.0):
@@ -42,9 +47,15 @@ def evaluate(tmp_path, tiny_config):
         evaluator.Executor().Do(
             {"model": [model], "examples": [examples]},
             {"evaluation": [evaluation], "blessing": [blessing]},
-            {"max_cycle_l1": max_cycle_l1, "min_output_spread": 0.0, "baseline_margin": 0.1,
-             "serving_base_dir": str(tmp_path / "serving" / "cyclegan"),
-             "min_domain_score": 0.5, "domain_classifier_min_accuracy": 0.75})
+            {
+                "max_cycle_l1": max_cycle_l1,
+                "min_output_spread": 0.0,
+                "baseline_margin": 0.1,
+                "serving_base_dir": str(tmp_path / "serving" / "cyclegan"),
+                "min_domain_score": 0.5,
+                "domain_classifier_min_accuracy": 0.75,
+            },
+        )
         with open(os.path.join(evaluation.uri, evaluator.METRICS_FILE)) as file:
             return json.load(file), blessing
 

@@ -9,8 +9,9 @@ from cyclegan import image_ops
 from tests.helpers import encode, random_pixels
 
 
-@pytest.mark.parametrize("fmt, mode", [("JPEG", "L"), ("PNG", "L"), ("PNG", "RGBA"),
-                                       ("PNG", "RGB"), ("JPEG", "RGB")])
+@pytest.mark.parametrize(
+    "fmt, mode", [("JPEG", "L"), ("PNG", "L"), ("PNG", "RGBA"), ("PNG", "RGB"), ("JPEG", "RGB")]
+)
 def test_decode_gives_three_channels(fmt, mode):
     image = image_ops.decode_rgb(tf.constant(encode(random_pixels(20, 30), fmt, mode)))
     assert image.shape == (20, 30, 3) and image.dtype == tf.uint8
@@ -61,7 +62,7 @@ def test_undecodable_bytes_raise():
 
 
 def test_sixteen_bit_png_scales_to_eight_bits():
-    deep = (np.arange(16, dtype=np.uint16).reshape(4, 4) * 4000)
+    deep = np.arange(16, dtype=np.uint16).reshape(4, 4) * 4000
     buffer = io.BytesIO()
     Image.fromarray(deep, mode="I;16").save(buffer, format="PNG")
     image = image_ops.decode_rgb(tf.constant(buffer.getvalue())).numpy()
@@ -72,5 +73,7 @@ def test_palette_png_decodes_to_its_colours():
     palette = Image.fromarray(random_pixels(8, 8)).convert("P")
     buffer = io.BytesIO()
     palette.save(buffer, format="PNG")
-    np.testing.assert_array_equal(image_ops.decode_rgb(tf.constant(buffer.getvalue())).numpy(),
-                                  np.asarray(palette.convert("RGB")))
+    np.testing.assert_array_equal(
+        image_ops.decode_rgb(tf.constant(buffer.getvalue())).numpy(),
+        np.asarray(palette.convert("RGB")),
+    )

@@ -26,23 +26,37 @@ from tests.helpers import encode, random_pixels
 
 def _run_ingest(example_gen, root, beam_args=()):
     """Runs example_gen -> Preprocess(load 40, crop 32); returns their output artifact dirs."""
-    preprocess = Preprocess(examples=example_gen.outputs["examples"], load_size=40,
-                            crop_size=32, resize_method="bilinear")
-    tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
-        pipeline_name="ingest", pipeline_root=str(root), components=[example_gen, preprocess],
-        enable_cache=False, beam_pipeline_args=list(beam_args),
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            str(root / "metadata.sqlite"))))
+    preprocess = Preprocess(
+        examples=example_gen.outputs["examples"],
+        load_size=40,
+        crop_size=32,
+        resize_method="bilinear",
+    )
+    tfx.orchestration.LocalDagRunner().run(
+        tfx.dsl.Pipeline(
+            pipeline_name="ingest",
+            pipeline_root=str(root),
+            components=[example_gen, preprocess],
+            enable_cache=False,
+            beam_pipeline_args=list(beam_args),
+            metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+                str(root / "metadata.sqlite")
+            ),
+        )
+    )
     raw_dir = max(glob.glob(str(root / "*ExampleGen" / "examples" / "*")), key=os.path.getmtime)
-    pixel_dir = max(glob.glob(str(root / "Preprocess" / "preprocessed" / "*")),
-                    key=os.path.getmtime)
+    pixel_dir = max(
+        glob.glob(str(root / "Preprocess" / "preprocessed" / "*")), key=os.path.getmtime
+    )
     return raw_dir, pixel_dir
 
 
 def _records(split_dir, compression):
     files = sorted(glob.glob(os.path.join(split_dir, "*")))
-    return [tf.train.Example.FromString(r.numpy())
-            for r in tf.data.TFRecordDataset(files, compression_type=compression)]
+    return [
+        tf.train.Example.FromString(r.numpy())
+        for r in tf.data.TFRecordDataset(files, compression_type=compression)
+    ]
 
 
 def _pixel_images(pixel_dir, split, size):
@@ -51,7 +65,8 @@ def _pixel_images(pixel_dir, split, size):
         feature = example.features.feature
         pixels = np.frombuffer(feature[data_contract.PIXELS].bytes_list.value[0], np.uint8)
         out[feature[data_contract.SOURCE].bytes_list.value[0].decode()] = pixels.reshape(
-            size, size, 3)
+            size, size, 3
+        )
     return out
 
 
@@ -63,8 +78,9 @@ def _save(path, data):
 
 def _png_16bit(height, width):
     buffer = io.BytesIO()
-    Image.fromarray((np.arange(height * width, dtype=np.uint16).reshape(height, width) * 40),
-                    mode="I;16").save(buffer, format="PNG")
+    Image.fromarray(
+        (np.arange(height * width, dtype=np.uint16).reshape(height, width) * 40), mode="I;16"
+    ).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -109,8 +125,9 @@ def messy_folder(tmp_path):
 
 
 def test_folder_ingest_reports_bad_files_and_keeps_every_good_one(tmp_path, messy_folder):
-    raw_dir, pixel_dir = _run_ingest(example_gen_component.folder_example_gen(str(messy_folder)),
-                                     tmp_path / "tfx")
+    raw_dir, pixel_dir = _run_ingest(
+        example_gen_component.folder_example_gen(str(messy_folder)), tmp_path / "tfx"
+    )
     report = json.loads(Path(os.path.join(raw_dir, "ingest_report.json")).read_text())
     part = report["trainA"]
     assert part["seen"] == len(GOOD_TRAIN_A) + len(BAD_TRAIN_A)
@@ -120,7 +137,9 @@ def test_folder_ingest_reports_bad_files_and_keeps_every_good_one(tmp_path, mess
     for name, (_, reason) in BAD_TRAIN_A.items():
         assert reason in reasons[name], name
     assert sorted(os.path.basename(p) for p in part["ignored_non_images"]) == [
-        ".DS_Store", "labels.csv"]
+        ".DS_Store",
+        "labels.csv",
+    ]
     for split in ("trainB", "testA", "testB"):
         assert report[split]["seen"] == report[split]["written"] == 3
 
@@ -132,7 +151,8 @@ def test_folder_ingest_reports_bad_files_and_keeps_every_good_one(tmp_path, mess
     assert len(_pixel_images(pixel_dir, "testA", 32)) == 3  # test splits: crop size 32
     counts = json.loads(Path(os.path.join(pixel_dir, "preprocess_counts.json")).read_text())
     assert {s: c["images"] for s, c in counts.items()} == {
-        s: report[s]["written"] for s in data_contract.SPLITS}
+        s: report[s]["written"] for s in data_contract.SPLITS
+    }
 
 
 def test_driver_fingerprint_is_tfxs_and_survives_what_cannot_be_stat_ed(messy_folder):
@@ -147,12 +167,18 @@ def test_driver_fingerprint_is_tfxs_and_survives_what_cannot_be_stat_ed(messy_fo
 
 
 def test_same_input_gives_byte_identical_examples(tmp_path, messy_folder):
-    outputs = [_run_ingest(example_gen_component.folder_example_gen(str(messy_folder)),
-                           tmp_path / f"run{run}") for run in range(2)]
+    outputs = [
+        _run_ingest(
+            example_gen_component.folder_example_gen(str(messy_folder)), tmp_path / f"run{run}"
+        )
+        for run in range(2)
+    ]
 
     def contents(directory):
-        return {os.path.relpath(path, directory): open(path, "rb").read()
-                for path in glob.glob(os.path.join(directory, "Split-*", "*"))}
+        return {
+            os.path.relpath(path, directory): open(path, "rb").read()
+            for path in glob.glob(os.path.join(directory, "Split-*", "*"))
+        }
 
     for first, second in zip(*outputs):
         assert contents(first) and contents(first) == contents(second)
@@ -160,10 +186,14 @@ def test_same_input_gives_byte_identical_examples(tmp_path, messy_folder):
 
 @pytest.mark.slow
 def test_multi_processing_beam_gives_the_same_output(tmp_path):
-    gen = example_gen_component.synthetic_example_gen(seed=0, train_count=300, test_count=4,
-                                                      size=40)
-    raw_dir, pixel_dir = _run_ingest(gen, tmp_path / "mp", beam_args=[
-        "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
+    gen = example_gen_component.synthetic_example_gen(
+        seed=0, train_count=300, test_count=4, size=40
+    )
+    raw_dir, pixel_dir = _run_ingest(
+        gen,
+        tmp_path / "mp",
+        beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
+    )
     counts = json.loads(Path(os.path.join(pixel_dir, "preprocess_counts.json")).read_text())
     assert counts["trainA"]["images"] == 300 and counts["testB"]["images"] == 4
     assert len(glob.glob(os.path.join(raw_dir, "Split-trainA", "*.gz"))) == 2  # 256 + 44
@@ -179,31 +209,47 @@ def _raw_shard(path, images):
 def test_shards_are_preprocessed_in_order_by_the_image_ops_one_file_each(tmp_path):
     # Shards of one Beam element: the first longer than a batch of the writing loop, images
     # of several shapes, an empty shard (its output file must exist, empty) and a short one.
-    images = {f"trainA/{index}.png": encode(random_pixels(30 + index % 7, 40, index), "PNG")
-              for index in range(preprocess_executor.BATCH_SIZE + 8)}
+    images = {
+        f"trainA/{index}.png": encode(random_pixels(30 + index % 7, 40, index), "PNG")
+        for index in range(preprocess_executor.BATCH_SIZE + 8)
+    }
     names = list(images)
     parts = [names[:-3], [], names[-3:]]
-    shards = [(_raw_shard(tmp_path / f"in{index}.gz", {name: images[name] for name in part}),
-               str(tmp_path / f"out{index}.tfrecord")) for index, part in enumerate(parts)]
+    shards = [
+        (
+            _raw_shard(tmp_path / f"in{index}.gz", {name: images[name] for name in part}),
+            str(tmp_path / f"out{index}.tfrecord"),
+        )
+        for index, part in enumerate(parts)
+    ]
     written = preprocess_executor._PreprocessShards(32, "bicubic").process(shards)
     assert list(written) == [len(images)]
     for part, (_, output) in zip(parts, shards):
-        examples = [data_contract.parse_pixel_example(record, 32)
-                    for record in tf.data.TFRecordDataset(output)]
+        examples = [
+            data_contract.parse_pixel_example(record, 32)
+            for record in tf.data.TFRecordDataset(output)
+        ]
         assert [source.numpy().decode() for _, source in examples] == part
         for (pixels, _), name in zip(examples, part):
-            np.testing.assert_array_equal(pixels.numpy(), image_ops.preprocess(
-                tf.constant(images[name]), 32, "bicubic").numpy())
+            np.testing.assert_array_equal(
+                pixels.numpy(),
+                image_ops.preprocess(tf.constant(images[name]), 32, "bicubic").numpy(),
+            )
 
 
 def test_an_image_tensorflow_cannot_decode_is_named_and_its_shard_not_written(tmp_path):
     good = {"trainA/good.png": encode(random_pixels(36, 36), "PNG")}
     bad = {"trainA/bad.jpg": encode(random_pixels(64, 64), "JPEG")[:400]}
-    shards = [(_raw_shard(tmp_path / f"in{index}.gz", images), tmp_path / f"out{index}.tfrecord")
-              for index, images in enumerate([good, bad])]
+    shards = [
+        (_raw_shard(tmp_path / f"in{index}.gz", images), tmp_path / f"out{index}.tfrecord")
+        for index, images in enumerate([good, bad])
+    ]
     with pytest.raises(RuntimeError, match="TensorFlow cannot decode 'trainA/bad.jpg'"):
-        list(preprocess_executor._PreprocessShards(32, "bilinear").process(
-            [(raw, str(output)) for raw, output in shards]))
+        list(
+            preprocess_executor._PreprocessShards(32, "bilinear").process(
+                [(raw, str(output)) for raw, output in shards]
+            )
+        )
     assert not shards[1][1].exists()
 
 
@@ -211,23 +257,36 @@ def test_tfds_source_on_mock_data(tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "network_problem", lambda timeout_s: None)
     with tfds.testing.mock_data(num_examples=5):
         raw_dir, pixel_dir = _run_ingest(
-            example_gen_component.tfds_example_gen("cycle_gan/horse2zebra",
-                                                   str(tmp_path / "tfds")), tmp_path / "tfx")
+            example_gen_component.tfds_example_gen("cycle_gan/horse2zebra", str(tmp_path / "tfds")),
+            tmp_path / "tfx",
+        )
     report = json.loads(Path(os.path.join(raw_dir, "ingest_report.json")).read_text())
     assert {split: part["written"] for split, part in report.items()} == {
-        split: 5 for split in data_contract.SPLITS}
+        split: 5 for split in data_contract.SPLITS
+    }
     images = _pixel_images(pixel_dir, "trainB", 40)
-    assert len(images) == 5 and all(s.startswith("tfds:cycle_gan/horse2zebra/trainB/")
-                                    for s in images)
+    assert len(images) == 5 and all(
+        s.startswith("tfds:cycle_gan/horse2zebra/trainB/") for s in images
+    )
 
 
-def test_unreachable_tfds_download_fails_fast_with_a_clear_message(tmp_path, monkeypatch,
-                                                                   capsys):
-    monkeypatch.setattr(sources, "network_problem",
-                        lambda timeout_s: "storage.googleapis.com:443: connection refused")
+def test_unreachable_tfds_download_fails_fast_with_a_clear_message(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(
+        sources,
+        "network_problem",
+        lambda timeout_s: "storage.googleapis.com:443: connection refused",
+    )
     start = time.monotonic()
-    code = local_runner.main(["--data", "tfds:cycle_gan/horse2zebra", "--tfds-data-dir",
-                              str(tmp_path / "tfds"), "--output-dir", str(tmp_path / "out")])
+    code = local_runner.main(
+        [
+            "--data",
+            "tfds:cycle_gan/horse2zebra",
+            "--tfds-data-dir",
+            str(tmp_path / "tfds"),
+            "--output-dir",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 2 and time.monotonic() - start < 30
     message = capsys.readouterr().err
     assert "not prepared" in message and "--tfds-data-dir" in message
@@ -235,6 +294,5 @@ def test_unreachable_tfds_download_fails_fast_with_a_clear_message(tmp_path, mon
 
 
 def test_unknown_tfds_dataset_is_named(tmp_path, capsys):
-    assert local_runner.main(["--data", "tfds:no_such_dataset", "--output-dir",
-                              str(tmp_path)]) == 2
+    assert local_runner.main(["--data", "tfds:no_such_dataset", "--output-dir", str(tmp_path)]) == 2
     assert "unknown TFDS dataset 'no_such_dataset'" in capsys.readouterr().err

@@ -1,6 +1,5 @@
 """tf.data over preprocessed records: training batches, epochs, the test images."""
 
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -10,25 +9,26 @@ from cyclegan import input_pipeline
 
 def test_epoch_covers_the_larger_domain(tiny_config, preprocessed):
     _, steps = input_pipeline.train_dataset(
-        preprocessed["train_a"], preprocessed["train_b"],
-        tiny_config.replace(steps_per_epoch=None), global_batch_size=2)
+        preprocessed["train_a"],
+        preprocessed["train_b"],
+        tiny_config.replace(steps_per_epoch=None),
+        global_batch_size=2,
+    )
     assert steps == 7 // 2  # trainB has 7 images, trainA 5
-
-
 
 
 def test_training_batches_are_jittered_crops_in_unit_range(tiny_config, preprocessed):
     config = tiny_config.replace(random_flip=True)
-    dataset, _ = input_pipeline.train_dataset(preprocessed["train_a"], preprocessed["train_b"],
-                                              config, global_batch_size=2)
+    dataset, _ = input_pipeline.train_dataset(
+        preprocessed["train_a"], preprocessed["train_b"], config, global_batch_size=2
+    )
     batches = list(dataset.take(8).as_numpy_iterator())  # 16 A images: every one of 5, wrapped
     for batch_a, batch_b in batches:
         assert batch_a.shape == batch_b.shape == (2, 32, 32, 3)
         assert batch_a.dtype == np.float32 and -1.0 <= batch_a.min() <= batch_a.max() <= 1.0
     # Random crops of 36 px images: the same stored image gives different 32 px crops.
     stored = next(iter(input_pipeline.images(preprocessed["train_a"], 36))).numpy()
-    crops = {input_pipeline.jitter(tf.constant(stored), config).numpy().tobytes()
-             for _ in range(8)}
+    crops = {input_pipeline.jitter(tf.constant(stored), config).numpy().tobytes() for _ in range(8)}
     assert len(crops) > 1
 
 

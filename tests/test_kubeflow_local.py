@@ -28,10 +28,22 @@ def _task_output(local_root: str, task: str, *path: str) -> str:
 
 def test_kfp_local_executes_the_compiled_spec(tmp_path):
     serving = str(tmp_path / "serving" / "cyclegan")
-    assert kubeflow_runner.main([
-        "--image", "registry.example/cyclegan-tfx:1.0", "--pipeline-root",
-        str(tmp_path / "root"), "--serving-dir", serving, "--output-file",
-        str(tmp_path / "spec.json"), *TINY_FLAGS]) == 0
+    assert (
+        kubeflow_runner.main(
+            [
+                "--image",
+                "registry.example/cyclegan-tfx:1.0",
+                "--pipeline-root",
+                str(tmp_path / "root"),
+                "--serving-dir",
+                serving,
+                "--output-file",
+                str(tmp_path / "spec.json"),
+                *TINY_FLAGS,
+            ]
+        )
+        == 0
+    )
     spec_path = str(tmp_path / "spec.yaml")
 
     first_root = str(tmp_path / "first")
@@ -41,8 +53,9 @@ def test_kfp_local_executes_the_compiled_spec(tmp_path):
     jpeg = encode(random_pixels(50, 70), "JPEG")
     png = loaded.signatures["serving_default"](image_bytes=tf.constant([jpeg]))["png_bytes"]
     assert Image.open(io.BytesIO(png.numpy()[0])).size == (32, 32)
-    metrics = json.loads(Path(_task_output(first_root, "Evaluator", "evaluation",
-                                          "metrics.json")).read_text())
+    metrics = json.loads(
+        Path(_task_output(first_root, "Evaluator", "evaluation", "metrics.json")).read_text()
+    )
     assert metrics["blessed"] and metrics["baseline_version"] is None
 
     # The same spec again, with the runtime parameter training_config set to 2 epochs: the
@@ -57,10 +70,13 @@ def test_kfp_local_executes_the_compiled_spec(tmp_path):
     model_dir = _task_output(second_root, "Trainer", "model", "Format-Serving")
     trained_config = Path(model_dir, serving_contract.CONFIG_ASSET).read_text()
     assert json.loads(trained_config)["epochs"] == 2
-    last_steps = sorted(int(tf.train.latest_checkpoint(path).rsplit("-", 1)[1])
-                        for path in glob.glob(str(tmp_path / "root" / "checkpoints" / "*")))
+    last_steps = sorted(
+        int(tf.train.latest_checkpoint(path).rsplit("-", 1)[1])
+        for path in glob.glob(str(tmp_path / "root" / "checkpoints" / "*"))
+    )
     assert last_steps == [3, 6]  # 1 epoch, then 2 epochs, of 3 steps
-    metrics = json.loads(Path(_task_output(second_root, "Evaluator", "evaluation",
-                                          "metrics.json")).read_text())
+    metrics = json.loads(
+        Path(_task_output(second_root, "Evaluator", "evaluation", "metrics.json")).read_text()
+    )
     assert metrics["baseline_version"] == version
     assert metrics["baseline_metrics"] is not None

@@ -25,19 +25,28 @@ ROOT = "gs://bucket/pipelines"
 
 def _compile(tmp_path, *flags):
     output = tmp_path / "spec.json"
-    assert kubeflow_runner.main(["--image", IMAGE, "--pipeline-root", ROOT,
-                                 "--output-file", str(output), *flags]) == 0
+    assert (
+        kubeflow_runner.main(
+            ["--image", IMAGE, "--pipeline-root", ROOT, "--output-file", str(output), *flags]
+        )
+        == 0
+    )
     job = json.loads(output.read_text())
     spec = json_format.ParseDict(job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
-    kfp_spec = json_format.ParseDict(yaml.safe_load((tmp_path / "spec.yaml").read_text()),
-                                     pipeline_spec_pb2.PipelineSpec())
+    kfp_spec = json_format.ParseDict(
+        yaml.safe_load((tmp_path / "spec.yaml").read_text()), pipeline_spec_pb2.PipelineSpec()
+    )
     assert kfp_spec == spec  # the KFP file is the same spec, unwrapped
-    deployment = json_format.ParseDict(json_format.MessageToDict(spec.deployment_spec),
-                                       pipeline_spec_pb2.PipelineDeploymentConfig())
+    deployment = json_format.ParseDict(
+        json_format.MessageToDict(spec.deployment_spec),
+        pipeline_spec_pb2.PipelineDeploymentConfig(),
+    )
     kinds = {executor.WhichOneof("spec") for executor in deployment.executors.values()}
-    containers = {name[:-len("_executor")]: executor.container
-                  for name, executor in deployment.executors.items()
-                  if executor.HasField("container")}
+    containers = {
+        name[: -len("_executor")]: executor.container
+        for name, executor in deployment.executors.items()
+        if executor.HasField("container")
+    }
     return job, spec, kinds, containers, output.read_text()
 
 
@@ -45,27 +54,56 @@ GPU = {kubeflow_targets.KFP: "nvidia.com/gpu", kubeflow_targets.VERTEX: "NVIDIA_
 
 
 @pytest.mark.parametrize("target", kubeflow_targets.TARGETS)
-@pytest.mark.parametrize("preset, data, example_gen", [
-    ("demo", "synthetic", "SyntheticImageExampleGen"),
-    ("tutorial", "tfds:cycle_gan/horse2zebra", "TfdsImageExampleGen"),
-    ("paper", "gs://bucket/horse2zebra", "FolderImageExampleGen"),
-])
+@pytest.mark.parametrize(
+    "preset, data, example_gen",
+    [
+        ("demo", "synthetic", "SyntheticImageExampleGen"),
+        ("tutorial", "tfds:cycle_gan/horse2zebra", "TfdsImageExampleGen"),
+        ("paper", "gs://bucket/horse2zebra", "FolderImageExampleGen"),
+    ],
+)
 def test_spec_holds_only_what_the_target_runs(tmp_path, preset, data, example_gen, target):
     """The KFP backend's rules, on the spec as compiled for each preset and target."""
     job, spec, kinds, containers, text = _compile(
-        tmp_path, "--target", target, "--preset", preset, "--data", data,
-        "--gpu-type", GPU[target], "--gpu-count", "2", "--set", "batch_size=2",
-        "--cpu", "ExampleGen=2", "--cpu", "Preprocess=4", "--memory", "Trainer=32G",
-        "--beam-arg=--runner=DataflowRunner", "--beam-arg=--region=europe-west4")
+        tmp_path,
+        "--target",
+        target,
+        "--preset",
+        preset,
+        "--data",
+        data,
+        "--gpu-type",
+        GPU[target],
+        "--gpu-count",
+        "2",
+        "--set",
+        "batch_size=2",
+        "--cpu",
+        "ExampleGen=2",
+        "--cpu",
+        "Preprocess=4",
+        "--memory",
+        "Trainer=32G",
+        "--beam-arg=--runner=DataflowRunner",
+        "--beam-arg=--region=europe-west4",
+    )
     assert kinds == {"container"}  # no resolver: open-source KFP runs every node
-    assert set(containers) == {example_gen, "Preprocess", "DomainClassifier", "Trainer",
-                               "Evaluator", "Pusher"}
+    assert set(containers) == {
+        example_gen,
+        "Preprocess",
+        "DomainClassifier",
+        "Trainer",
+        "Evaluator",
+        "Pusher",
+    }
     assert all(c.image == IMAGE for c in containers.values())
     assert kubeflow_targets.spec_problems(job["pipelineSpec"], target, IMAGE) == []
 
     trainer = containers["Trainer"].resources  # two GPUs in one pod: MirroredStrategy
     assert (trainer.accelerator.resource_type, trainer.accelerator.resource_count) == (
-        GPU[target], "2")
+        GPU[target],
+        "2",
+    )
     assert (trainer.accelerator.type, trainer.accelerator.count) == (GPU[target], 2)
     assert trainer.resource_memory_request == "32G" and trainer.memory_limit == 32.0
     assert containers["Preprocess"].resources.resource_cpu_request == "4"
@@ -81,8 +119,7 @@ def test_spec_holds_only_what_the_target_runs(tmp_path, preset, data, example_ge
 
     parameters = spec.root.input_definitions.parameters
     config = json.loads(parameters["training_config"].default_value.string_value)
-    assert config["cyclegan_config"]["epochs"] == {"demo": 10, "tutorial": 40,
-                                                   "paper": 100}[preset]
+    assert config["cyclegan_config"]["epochs"] == {"demo": 10, "tutorial": 40, "paper": 100}[preset]
     assert json.loads(job["runtimeConfig"]["parameterValues"]["training_config"]) == config
     if data.startswith("gs://"):
         assert parameters["data_root"].default_value.string_value == data
@@ -98,7 +135,8 @@ def test_static_check_names_what_the_backend_would_refuse(tmp_path):
     executors["Pusher_executor"]["container"]["image"] = "someone-else/image:1"
     trainer_args = executors["Trainer_executor"]["container"]["args"]
     trainer_args[trainer_args.index("--executor_class_path") + 1] = (
-        "tfx.extensions.google_cloud_ai_platform.trainer.executor.GenericExecutor")
+        "tfx.extensions.google_cloud_ai_platform.trainer.executor.GenericExecutor"
+    )
     executors["Evaluator_executor"]["container"]["args"].append("/home/me/repo/components/x.py")
     problems = kubeflow_targets.spec_problems(spec, "kfp", IMAGE, ["/home/me/repo/components"])
     assert len(problems) == 4, problems
@@ -120,19 +158,32 @@ def test_the_image_entrypoint_can_import_every_executor(tmp_path):
         assert isinstance(getattr(importlib.import_module(module), attribute), type), name
     assert "components.trainer.run_fn.run_fn" in text
     from components.trainer.run_fn import run_fn
+
     assert callable(run_fn)
 
 
 def test_multi_worker_training_runs_as_a_vertex_job(tmp_path):
     job, spec, _, containers, _ = _compile(
-        tmp_path, "--target", "vertex", "--workers", "3", "--vertex-project", "proj",
-        "--vertex-region", "us-central1", "--gpu-type", "NVIDIA_TESLA_T4",
-        "--set", "batch_size=3")
+        tmp_path,
+        "--target",
+        "vertex",
+        "--workers",
+        "3",
+        "--vertex-project",
+        "proj",
+        "--vertex-region",
+        "us-central1",
+        "--gpu-type",
+        "NVIDIA_TESLA_T4",
+        "--set",
+        "batch_size=3",
+    )
     assert kubeflow_targets.spec_problems(job["pipelineSpec"], "vertex", IMAGE) == []
     args = list(containers["Trainer"].args)
     assert "google_cloud_ai_platform" in args[args.index("--executor_class_path") + 1]
-    config = json.loads(spec.root.input_definitions.parameters["training_config"]
-                        .default_value.string_value)
+    config = json.loads(
+        spec.root.input_definitions.parameters["training_config"].default_value.string_value
+    )
     pools = config["ai_platform_training_args"]["worker_pool_specs"]
     assert [pool["replica_count"] for pool in pools] == [1, 2]
     assert all(pool["container_spec"]["image_uri"] == IMAGE for pool in pools)
@@ -153,39 +204,63 @@ def test_endpoint_uploads_and_starts_a_run(tmp_path, monkeypatch):
             return type("Run", (), {"run_id": "run-123"})()
 
     monkeypatch.setattr(kfp, "Client", FakeClient)
-    _compile(tmp_path, "--endpoint", "http://127.0.0.1:8080", "--namespace", "team",
-             "--experiment", "zebras", "--run-name", "first")
+    _compile(
+        tmp_path,
+        "--endpoint",
+        "http://127.0.0.1:8080",
+        "--namespace",
+        "team",
+        "--experiment",
+        "zebras",
+        "--run-name",
+        "first",
+    )
     assert calls[0] == ("client", "http://127.0.0.1:8080", "team")
-    (_, path, kwargs), = calls[1:]
+    ((_, path, kwargs),) = calls[1:]
     assert path == str(tmp_path / "spec.yaml")
     assert kwargs["experiment_name"] == "zebras" and kwargs["namespace"] == "team"
     assert kwargs["pipeline_root"] == ROOT and kwargs["run_name"] == "first"
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--gpu-type", "nvidia.com/gpu", "--gpu-count", "0"], "--gpu-count must be >= 1"),
-    (["--cpu", "Transformer=2"], "unknown component 'Transformer'"),
-    (["--cpu", "Trainer"], "COMPONENT=VALUE"),
-    (["--memory", "Trainer=lots"], "memory size 'lots'"),
-    (["--target", "vertex", "--workers", "2", "--set", "batch_size=2"],
-     "--vertex-project and --vertex-region"),
-    # What open-source KFP cannot run is refused with the alternative.
-    (["--workers", "4", "--set", "batch_size=4"],
-     "--workers 4 runs the Trainer as a Vertex AI training job.*use --target vertex, or "
-     "train on several GPUs in one pod: --gpu-type nvidia.com/gpu --gpu-count 4"),
-    (["--vertex-project", "p"], "--vertex-project/--vertex-region are for --target vertex"),
-    (["--gpu-type", "NVIDIA_TESLA_T4"], "Kubeflow Pipelines takes the Kubernetes resource name"),
-    (["--target", "vertex", "--gpu-type", "nvidia.com/gpu"], "Vertex AI takes an accelerator"),
-    (["--target", "vertex", "--endpoint", "http://127.0.0.1:8080"],
-     "aiplatform.PipelineJob"),
-    (["--gpu-type", "nvidia.com/gpu", "--gpu-count", "4"],
-     "4 replicas .* need a batch_size that splits over them, got 1; use e.g. "
-     "--set batch_size=4"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--gpu-type", "nvidia.com/gpu", "--gpu-count", "0"], "--gpu-count must be >= 1"),
+        (["--cpu", "Transformer=2"], "unknown component 'Transformer'"),
+        (["--cpu", "Trainer"], "COMPONENT=VALUE"),
+        (["--memory", "Trainer=lots"], "memory size 'lots'"),
+        (
+            ["--target", "vertex", "--workers", "2", "--set", "batch_size=2"],
+            "--vertex-project and --vertex-region",
+        ),
+        # What open-source KFP cannot run is refused with the alternative.
+        (
+            ["--workers", "4", "--set", "batch_size=4"],
+            "--workers 4 runs the Trainer as a Vertex AI training job.*use --target vertex, or "
+            "train on several GPUs in one pod: --gpu-type nvidia.com/gpu --gpu-count 4",
+        ),
+        (["--vertex-project", "p"], "--vertex-project/--vertex-region are for --target vertex"),
+        (
+            ["--gpu-type", "NVIDIA_TESLA_T4"],
+            "Kubeflow Pipelines takes the Kubernetes resource name",
+        ),
+        (["--target", "vertex", "--gpu-type", "nvidia.com/gpu"], "Vertex AI takes an accelerator"),
+        (["--target", "vertex", "--endpoint", "http://127.0.0.1:8080"], "aiplatform.PipelineJob"),
+        (
+            ["--gpu-type", "nvidia.com/gpu", "--gpu-count", "4"],
+            "4 replicas .* need a batch_size that splits over them, got 1; use e.g. "
+            "--set batch_size=4",
+        ),
+    ],
+)
 def test_bad_flags_say_what_is_wrong(tmp_path, capsys, flags, message):
     output = tmp_path / "spec.json"
-    assert kubeflow_runner.main(["--image", IMAGE, "--pipeline-root", ROOT,
-                                 "--output-file", str(output), *flags]) == 2
+    assert (
+        kubeflow_runner.main(
+            ["--image", IMAGE, "--pipeline-root", ROOT, "--output-file", str(output), *flags]
+        )
+        == 2
+    )
     printed = capsys.readouterr().err
     assert printed.startswith("error: ") and re.search(message, printed)
     assert not output.exists()  # refused before compiling
@@ -199,9 +274,16 @@ def test_memory_sizes_are_kubernetes_quantities():
 
 def test_output_folder_that_cannot_be_written_is_one_line(tmp_path, capsys):
     (tmp_path / "afile").write_bytes(b"")
-    for output, reason in [(tmp_path / "afile" / "spec.json", "it exists and is not a folder"),
-                           (tmp_path / "afile" / "out" / "spec.json", "Not a directory")]:
-        assert kubeflow_runner.main(["--image", IMAGE, "--pipeline-root", ROOT,
-                                     "--output-file", str(output)]) == 2
+    for output, reason in [
+        (tmp_path / "afile" / "spec.json", "it exists and is not a folder"),
+        (tmp_path / "afile" / "out" / "spec.json", "Not a directory"),
+    ]:
+        assert (
+            kubeflow_runner.main(
+                ["--image", IMAGE, "--pipeline-root", ROOT, "--output-file", str(output)]
+            )
+            == 2
+        )
         assert capsys.readouterr().err == (
-            f"error: cannot write the output folder {output.parent}: {reason}\n")
+            f"error: cannot write the output folder {output.parent}: {reason}\n"
+        )

@@ -46,13 +46,24 @@ def test_dependencies_point_one_way(package):
 
 def test_the_core_imports_without_tfx():
     """Importing every core module pulls in no TFX, not even indirectly."""
-    modules = sorted(os.path.splitext(os.path.basename(path))[0]
-                     for path in _modules("cyclegan") if not path.endswith("__init__.py"))
-    code = ("import sys\n" + "".join(f"import cyclegan.{name}\n" for name in modules)
-            + "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-              "('tfx', 'components', 'pipeline')))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                            text=True, env=dict(os.environ, TF_USE_LEGACY_KERAS="1"))
+    modules = sorted(
+        os.path.splitext(os.path.basename(path))[0]
+        for path in _modules("cyclegan")
+        if not path.endswith("__init__.py")
+    )
+    code = (
+        "import sys\n"
+        + "".join(f"import cyclegan.{name}\n" for name in modules)
+        + "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('tfx', 'components', 'pipeline')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_USE_LEGACY_KERAS="1"),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
@@ -61,11 +72,13 @@ def test_components_hold_only_tfx_components():
     """Each component folder: component.py + executor.py (+ driver.py where TFX's driver needs
     a change; TFX's own Trainer and Pusher: our run_fn, our executor); the Beam plumbing both
     Beam executors share in one module beside them."""
-    folders = {name: sorted(f for f in os.listdir(os.path.join(REPO, "components", name))
-                            if f.endswith(".py"))
-               for name in os.listdir(os.path.join(REPO, "components"))
-               if os.path.isdir(os.path.join(REPO, "components", name))
-               and name != "__pycache__"}
+    folders = {
+        name: sorted(
+            f for f in os.listdir(os.path.join(REPO, "components", name)) if f.endswith(".py")
+        )
+        for name in os.listdir(os.path.join(REPO, "components"))
+        if os.path.isdir(os.path.join(REPO, "components", name)) and name != "__pycache__"
+    }
     assert folders == {
         "image_example_gen": ["__init__.py", "component.py", "driver.py", "executor.py"],
         "preprocess": ["__init__.py", "component.py", "executor.py"],

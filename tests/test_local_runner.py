@@ -24,9 +24,11 @@ def _classifier_executions(output_dir):
     """States of the DomainClassifier's executions, in order."""
     store = outputs.read_store(os.path.join(output_dir, "metadata.sqlite"))
     types = {t.id: t.name for t in store.get_execution_types()}
-    return [metadata_store_pb2.Execution.State.Name(e.last_known_state)
-            for e in sorted(store.get_executions(), key=lambda e: e.id)
-            if types[e.type_id].endswith("DomainClassifier")]
+    return [
+        metadata_store_pb2.Execution.State.Name(e.last_known_state)
+        for e in sorted(store.get_executions(), key=lambda e: e.id)
+        if types[e.type_id].endswith("DomainClassifier")
+    ]
 
 
 def _assert_serves_both_directions(pushed_model):
@@ -49,7 +51,11 @@ def test_synthetic_pipeline_end_to_end(tmp_path, capsys):
     assert Image.open(result.translations_png).size == (3 * 32, 4 * 32)
     report = json.loads(Path(result.ingest_report).read_text())
     assert {split: part["written"] for split, part in report.items()} == {
-        "trainA": 6, "trainB": 6, "testA": 3, "testB": 3}
+        "trainA": 6,
+        "trainB": 6,
+        "testA": 3,
+        "testB": 3,
+    }
     printed = capsys.readouterr().out
     assert result.pushed_model in printed and result.translations_png in printed
 
@@ -106,8 +112,7 @@ def test_folder_pipeline_with_grayscale_and_bad_files(tmp_path):
     report = json.loads(Path(result.ingest_report).read_text())
     assert (report["trainA"]["seen"], report["trainA"]["written"]) == (5, 4)  # grayscale in
     assert (report["trainB"]["seen"], report["trainB"]["written"]) == (6, 3)
-    reasons = {item["path"]: item["reason"] for part in report.values()
-               for item in part["skipped"]}
+    reasons = {item["path"]: item["reason"] for part in report.values() for item in part["skipped"]}
     assert "cannot decode" in reasons["trainB/broken.jpg"]
     assert "symbolic link to 'gone.jpg'" in reasons["trainA/dangling.jpg"]
     assert "No such file or directory" in reasons["trainA/dangling.jpg"]
@@ -120,8 +125,10 @@ def test_folder_pipeline_with_grayscale_and_bad_files(tmp_path):
 
 def test_bad_data_folder_fails_before_any_work(tmp_path, capsys):
     (tmp_path / "data" / "trainA").mkdir(parents=True)
-    assert local_runner.main(["--data", str(tmp_path / "data"),
-                              "--output-dir", str(tmp_path / "out")]) == 2
+    assert (
+        local_runner.main(["--data", str(tmp_path / "data"), "--output-dir", str(tmp_path / "out")])
+        == 2
+    )
     printed = capsys.readouterr().err
     assert "missing split folder" in printed and "trainB" in printed
     assert not (tmp_path / "out").exists()
@@ -142,4 +149,5 @@ def test_output_folder_that_cannot_be_written_is_one_line(tmp_path, capsys):
     output_dir = tmp_path / "afile" / "out"  # root writes anywhere, but not under a file
     assert local_runner.main(["--output-dir", str(output_dir)]) == 2
     assert capsys.readouterr().err == (
-        f"error: cannot write the output folder {output_dir}: Not a directory\n")
+        f"error: cannot write the output folder {output_dir}: Not a directory\n"
+    )

@@ -23,8 +23,9 @@ def test_lsgan_is_mean_squared_distance_to_target():
 
 def test_discriminator_loss_halves_the_sum():
     real, fake = tf.fill([1, 2, 2, 1], 3.0), tf.fill([1, 2, 2, 1], -3.0)
-    expected = 0.5 * (losses.adversarial(real, True, "bce")
-                      + losses.adversarial(fake, False, "bce"))
+    expected = 0.5 * (
+        losses.adversarial(real, True, "bce") + losses.adversarial(fake, False, "bce")
+    )
     np.testing.assert_allclose(losses.discriminator(real, fake, "bce").numpy(), expected.numpy())
 
 

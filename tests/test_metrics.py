@@ -18,8 +18,9 @@ def test_frechet_distance_matches_the_closed_form_for_gaussians():
 def test_kid_is_near_zero_for_identical_sets_and_grows_with_a_shift():
     rng = np.random.default_rng(0)
     features, other = rng.normal(0.0, 1.0, (400, 16)), rng.normal(0.0, 1.0, (400, 16))
-    shifted = [metrics.kernel_inception_distance(features, other + shift)[0]
-               for shift in (0.25, 0.5, 1.0)]
+    shifted = [
+        metrics.kernel_inception_distance(features, other + shift)[0] for shift in (0.25, 0.5, 1.0)
+    ]
     assert 0 < shifted[0] < shifted[1] < shifted[2]
     # Another sample of the same distribution: ~0, as an unbiased estimate must be. The
     # same rows on both sides: slightly negative, as each row meets itself only across.
@@ -36,12 +37,17 @@ def test_kid_is_unbiased_on_two_samples():
     = (0.5 - 4.5)^2 + 3 (0.5 - 2.5)^2 + 3 (0.5 - 1.5)^2 = 31. KID averaged over all 16
     equally likely sample pairs is exactly that (a biased estimate would not be); for P
     against P it is exactly 0, though single estimates are not."""
-    samples = {"P": [np.array([[x], [y]], float) for x in (0, 1) for y in (0, 1)],
-               "Q": [np.array([[x], [y]], float) for x in (1, 2) for y in (1, 2)]}
+    samples = {
+        "P": [np.array([[x], [y]], float) for x in (0, 1) for y in (0, 1)],
+        "Q": [np.array([[x], [y]], float) for x in (1, 2) for y in (1, 2)],
+    }
 
     def mean_kid(first, second):
-        values = [metrics.kernel_inception_distance(a, b, subsets=1)[0]
-                  for a in samples[first] for b in samples[second]]
+        values = [
+            metrics.kernel_inception_distance(a, b, subsets=1)[0]
+            for a in samples[first]
+            for b in samples[second]
+        ]
         return np.mean(values), values
 
     assert mean_kid("P", "Q")[0] == pytest.approx(31.0)
@@ -69,15 +75,24 @@ def test_metrics_of_known_translators():
 
 
 def test_blessing_checks_name_what_failed():
-    good = {"cycle_l1_aba": 0.1, "cycle_l1_bab": 0.1, "output_spread_ab": 0.3,
-            "output_spread_ba": 0.3, "identity_l1_a": 0.1, "identity_l1_b": 0.1}
+    good = {
+        "cycle_l1_aba": 0.1,
+        "cycle_l1_bab": 0.1,
+        "output_spread_ab": 0.3,
+        "output_spread_ba": 0.3,
+        "identity_l1_a": 0.1,
+        "identity_l1_b": 0.1,
+    }
     assert metrics.blessing_failures(good, 0.5, 0.01) == []
-    assert "not finite" in metrics.blessing_failures(dict(good, identity_l1_a=float("nan")),
-                                                     0.5, 0.01)[0]
-    assert "collapse" in metrics.blessing_failures(dict(good, output_spread_ba=0.0),
-                                                   0.5, 0.01)[0]
-    assert "cycle_l1_bab 0.9000 > threshold 0.5" in metrics.blessing_failures(
-        dict(good, cycle_l1_bab=0.9), 0.5, 0.01)[0]
+    assert (
+        "not finite"
+        in metrics.blessing_failures(dict(good, identity_l1_a=float("nan")), 0.5, 0.01)[0]
+    )
+    assert "collapse" in metrics.blessing_failures(dict(good, output_spread_ba=0.0), 0.5, 0.01)[0]
+    assert (
+        "cycle_l1_bab 0.9000 > threshold 0.5"
+        in metrics.blessing_failures(dict(good, cycle_l1_bab=0.9), 0.5, 0.01)[0]
+    )
     baseline = dict(good, cycle_l1_aba=0.05)
     (worse,) = metrics.blessing_failures(good, 0.5, 0.01, baseline, baseline_margin=0.1)
     assert "worse than the blessed baseline" in worse and "cycle_l1_aba" in worse
@@ -93,11 +108,13 @@ def test_fid_is_skipped_with_a_note_without_inception_weights(tmp_path):
 def test_fid_with_local_inception_weights(tmp_path):
     # Randomly initialised weights in the Keras file format: exercises loading and features.
     path = str(tmp_path / metrics.INCEPTION_WEIGHTS_FILE)
-    keras.applications.InceptionV3(include_top=False, weights=None, pooling="avg",
-                                   input_shape=(299, 299, 3)).save_weights(path)
+    keras.applications.InceptionV3(
+        include_top=False, weights=None, pooling="avg", input_shape=(299, 299, 3)
+    ).save_weights(path)
     features, note = metrics.inception_features(path)
     assert path in note and features(_images(3, 2)).shape == (2, 2048)
-    result = metrics.evaluate(lambda x: x, lambda x: -x, _images(4), _images(5), [], [],
-                              features=features)
+    result = metrics.evaluate(
+        lambda x: x, lambda x: -x, _images(4), _images(5), [], [], features=features
+    )
     for name in ("fid_ab", "fid_ba", "kid_ab", "kid_ba", "kid_ab_std", "kid_ba_std"):
         assert np.isfinite(result[name]), name

@@ -13,14 +13,18 @@ from cyclegan.model import CycleGan, EpochLinearDecay
 def test_learning_rate_follows_the_papers_epoch_rule():
     # 100 constant epochs then 100 of decay, 10 steps per epoch: the factor for 0-based
     # epoch e is 1 - max(0, e + 1 - 100) / 101.
-    schedule = EpochLinearDecay(2e-4, steps_per_epoch=10, constant_epochs=100,
-                                      decay_epochs=100)
-    for epoch, factor in [(0, 1.0), (99, 1.0), (100, 1 - 1 / 101), (150, 1 - 51 / 101),
-                          (199, 1 / 101), (250, 0.0)]:
+    schedule = EpochLinearDecay(2e-4, steps_per_epoch=10, constant_epochs=100, decay_epochs=100)
+    for epoch, factor in [
+        (0, 1.0),
+        (99, 1.0),
+        (100, 1 - 1 / 101),
+        (150, 1 - 51 / 101),
+        (199, 1 / 101),
+        (250, 0.0),
+    ]:
         for step in (epoch * 10, epoch * 10 + 9):
             assert float(schedule(step)) == pytest.approx(2e-4 * factor, rel=1e-6, abs=1e-12), step
-    constant = EpochLinearDecay(2e-4, steps_per_epoch=10, constant_epochs=40,
-                                      decay_epochs=0)
+    constant = EpochLinearDecay(2e-4, steps_per_epoch=10, constant_epochs=40, decay_epochs=0)
     assert float(constant(10_000)) == pytest.approx(2e-4)
 
 
@@ -37,13 +41,23 @@ def test_our_fused_adam_updates_exactly_like_the_tutorials_adam():
     assert not np.allclose(ours.numpy(), start.numpy())
 
 
-@pytest.mark.parametrize("changes", [
-    {"precision": "mixed_bfloat16"},
-    {"precision": "mixed_float16"},
-    {"jit_compile": True},
-    {"pool_size": 3, "gan_loss": "lsgan", "generator": "resnet", "resnet_blocks": 1,
-     "norm_affine": False, "conv_bias": True},
-], ids=["bfloat16", "float16", "xla", "paper-features"])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"precision": "mixed_bfloat16"},
+        {"precision": "mixed_float16"},
+        {"jit_compile": True},
+        {
+            "pool_size": 3,
+            "gan_loss": "lsgan",
+            "generator": "resnet",
+            "resnet_blocks": 1,
+            "norm_affine": False,
+            "conv_bias": True,
+        },
+    ],
+    ids=["bfloat16", "float16", "xla", "paper-features"],
+)
 def test_speed_and_paper_switches_train_with_float32_losses(tiny_config, changes):
     model = CycleGan(tiny_config.replace(**changes))
     step = tf.function(lambda a, b: model.train_step(a, b, 2))
@@ -51,17 +65,15 @@ def test_speed_and_paper_switches_train_with_float32_losses(tiny_config, changes
     # float16's dynamic loss scaling skips steps whose gradients overflow while it finds its
     # scale, so allow some steps before the weights must have moved.
     for _ in range(20):
-        losses = step(tf.random.uniform([2, 32, 32, 3], -1, 1),
-                      tf.random.uniform([2, 32, 32, 3], -1, 1))
+        losses = step(
+            tf.random.uniform([2, 32, 32, 3], -1, 1), tf.random.uniform([2, 32, 32, 3], -1, 1)
+        )
         for name, value in losses.items():
             assert value.dtype == tf.float32 and np.isfinite(value.numpy()), name
-        if any(not np.allclose(a, b.numpy()) for a, b in zip(before,
-                                                              model.generator_variables)):
+        if any(not np.allclose(a, b.numpy()) for a, b in zip(before, model.generator_variables)):
             break
     else:
         raise AssertionError("20 steps left the generators unchanged")
     if "precision" in changes:
         assert model.g_ab.layers[1].compute_dtype == changes["precision"].split("_")[1]
         assert model.g_ab.output.dtype == tf.float32
-
-

@@ -53,8 +53,9 @@ run_fn.run_fn(FnArgs(
 
 @pytest.fixture
 def data(tmp_path):
-    for seed, (split, count) in enumerate({"trainA": 6, "trainB": 8, "testA": 2,
-                                           "testB": 2}.items()):
+    for seed, (split, count) in enumerate(
+        {"trainA": 6, "trainB": 8, "testA": 2, "testB": 2}.items()
+    ):
         write_pixel_records(str(tmp_path / "data" / split / "data.tfrecord"), 32, count, seed)
     return tmp_path
 
@@ -86,9 +87,16 @@ def _free_ports(count):
 def _config(steps, checkpoint_every):
     """Tiny, and deterministic across processes: no random crop (load = crop size), flip,
     dropout or pool, so one process and two see the same numbers."""
-    return tiny_config(load_size=32, crop_size=32, random_flip=False, unet_dropout=0.0,
-                       pool_size=0, batch_size=2, steps_per_epoch=steps,
-                       checkpoint_every_steps=checkpoint_every)
+    return tiny_config(
+        load_size=32,
+        crop_size=32,
+        random_flip=False,
+        unet_dropout=0.0,
+        pool_size=0,
+        batch_size=2,
+        steps_per_epoch=steps,
+        checkpoint_every_steps=checkpoint_every,
+    )
 
 
 def _start(job, config, name, replicas=1, tf_config=None):
@@ -101,7 +109,11 @@ def _start(job, config, name, replicas=1, tf_config=None):
     with open(f"{job}-{name}.log", "w") as log:
         process = subprocess.Popen(
             [sys.executable, "-c", RUN_FN, str(job), config.to_json(), str(replicas)],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     process.log_path = log.name
     _STARTED.append(process)
     return process
@@ -112,9 +124,12 @@ def _cluster(job, config):
     worker's address."""
     chief_port, worker_port = _free_ports(2)
     cluster = {"chief": [f"127.0.0.1:{chief_port}"], "worker": [f"127.0.0.1:{worker_port}"]}
-    return {role: _start(job, config, role, tf_config={
-                "cluster": cluster, "task": {"type": role, "index": 0}})
-            for role in ("chief", "worker")}, cluster["worker"][0]
+    return {
+        role: _start(
+            job, config, role, tf_config={"cluster": cluster, "task": {"type": role, "index": 0}}
+        )
+        for role in ("chief", "worker")
+    }, cluster["worker"][0]
 
 
 def _finish(process, timeout):
@@ -125,8 +140,11 @@ def _finish(process, timeout):
 
 def _checkpoint_variables(directory):
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(directory))
-    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-            if "/.ATTRIBUTES/VARIABLE_VALUE" in name and "optimizer" not in name}
+    return {
+        name: reader.get_tensor(name)
+        for name in reader.get_variable_to_shape_map()
+        if "/.ATTRIBUTES/VARIABLE_VALUE" in name and "optimizer" not in name
+    }
 
 
 def _max_difference(left, right):
@@ -189,6 +207,5 @@ def test_a_lost_worker_stops_the_chief_and_a_restart_resumes(data):
     for role, process in restarted.items():
         code, outputs[role] = _finish(process, 600)
         assert code == 0, f"{role} failed:\n{outputs[role][-3000:]}"
-    assert re.search(rf"Resumed from \S+ckpt-{saved_step} at step {saved_step}\n",
-                     outputs["chief"])
+    assert re.search(rf"Resumed from \S+ckpt-{saved_step} at step {saved_step}\n", outputs["chief"])
     assert tf.train.latest_checkpoint(checkpoints).endswith("ckpt-60")

@@ -68,8 +68,9 @@ def test_fused_instance_norm_equals_the_formula_with_static_and_dynamic_batch(af
         tape.watch(x)
         ours = tf.reduce_sum(tf.sin(layer(x)))
         reference = tf.reduce_sum(tf.sin(_reference_instance_norm(x, scale, offset)))
-    np.testing.assert_allclose(tape.gradient(ours, x).numpy(),
-                               tape.gradient(reference, x).numpy(), atol=1e-4)
+    np.testing.assert_allclose(
+        tape.gradient(ours, x).numpy(), tape.gradient(reference, x).numpy(), atol=1e-4
+    )
     assert layer.trainable_weights == ([layer.scale, layer.offset] if affine else [])
 
 
@@ -90,7 +91,12 @@ def test_tutorial_preset_networks_match_the_tutorial():
     # The tutorial's discriminator summary: 2,765,569 parameters.
     assert _parameters(networks.patchgan_discriminator(config, "d")) == 2_765_569
     generator = networks.generator(config, "g")
-    dropouts = [layer for block in generator.layers if isinstance(block, tf.keras.Sequential)
-                for layer in block.layers if isinstance(layer, tf.keras.layers.Dropout)]
+    dropouts = [
+        layer
+        for block in generator.layers
+        if isinstance(block, tf.keras.Sequential)
+        for layer in block.layers
+        if isinstance(layer, tf.keras.layers.Dropout)
+    ]
     assert [d.rate for d in dropouts] == [0.5, 0.5, 0.5]  # the first three up-blocks
     assert generator.output_shape == (None, 256, 256, 3)

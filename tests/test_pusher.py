@@ -11,9 +11,12 @@ from cyclegan import serving_dir
 def _model(path, content: bytes):
     path = str(path)
     tf.io.gfile.makedirs(os.path.join(path, "variables"))
-    for name, data in (("saved_model.pb", content), ("fingerprint.pb", content[:1]),
-                       ("variables/variables.index", content * 2),
-                       ("variables/variables.data-00000-of-00001", content * 3)):
+    for name, data in (
+        ("saved_model.pb", content),
+        ("fingerprint.pb", content[:1]),
+        ("variables/variables.index", content * 2),
+        ("variables/variables.data-00000-of-00001", content * 3),
+    ):
         with tf.io.gfile.GFile(os.path.join(path, name), "wb") as file:
             file.write(data)
     return path
@@ -34,8 +37,10 @@ def test_repush_of_the_same_model_creates_no_new_version(tmp_path):
     assert (again, new) == (first, False)
     second, new = push(_model(tmp_path / "m2", b"two"), base)
     assert new and int(os.path.basename(second)) > int(os.path.basename(first))
-    assert serving_dir.versions(base) == [int(os.path.basename(first)),
-                                          int(os.path.basename(second))]
+    assert serving_dir.versions(base) == [
+        int(os.path.basename(first)),
+        int(os.path.basename(second)),
+    ]
 
 
 def test_object_store_push_writes_saved_model_pb_last(monkeypatch):

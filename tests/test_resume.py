@@ -32,9 +32,12 @@ def _wait_for_checkpoint(pattern: str, process: subprocess.Popen, timeout_s: flo
 def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, caplog):
     output_dir = str(tmp_path / "out")
     process = subprocess.Popen(
-        [sys.executable, os.path.join(REPO, "local_runner.py"), "--output-dir", output_dir,
-         *FLAGS], cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [sys.executable, os.path.join(REPO, "local_runner.py"), "--output-dir", output_dir, *FLAGS],
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=REPO),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     checkpoints = os.path.join(output_dir, "tfx", "checkpoints", "*")
     try:
         _wait_for_checkpoint(os.path.join(checkpoints, "ckpt-*.index"), process, 600)

@@ -15,11 +15,13 @@ def _fn_args(tmp_path, preprocessed, config, job):
         eval_files=[preprocessed["test_a"], preprocessed["test_b"]],
         model_run_dir=str(tmp_path / job / "run"),
         serving_model_dir=str(tmp_path / job / "serving"),
-        custom_config=run_fn.custom_config(config, str(tmp_path / "root")))
+        custom_config=run_fn.custom_config(config, str(tmp_path / "root")),
+    )
 
 
 def test_run_fn_trains_exports_and_resumes_where_the_same_training_left_off(
-        tmp_path, tiny_config, preprocessed):
+    tmp_path, tiny_config, preprocessed
+):
     run_fn.run_fn(_fn_args(tmp_path, preprocessed, tiny_config, "first"))
     loaded = tf.saved_model.load(str(tmp_path / "first" / "serving"))
     assert serving_contract.DEFAULT_SIGNATURE in loaded.signatures
@@ -29,8 +31,9 @@ def test_run_fn_trains_exports_and_resumes_where_the_same_training_left_off(
     # A re-run of the same training (same inputs and config) finds that directory again,
     # with nothing left to train; another config gets a directory of its own.
     longer = tiny_config.replace(epochs=2)
-    assert (run_fn.checkpoint_dir(str(tmp_path / "root"), tiny_config, ["a"], ["b"])
-            != run_fn.checkpoint_dir(str(tmp_path / "root"), longer, ["a"], ["b"]))
+    assert run_fn.checkpoint_dir(
+        str(tmp_path / "root"), tiny_config, ["a"], ["b"]
+    ) != run_fn.checkpoint_dir(str(tmp_path / "root"), longer, ["a"], ["b"])
     same = _fn_args(tmp_path, preprocessed, tiny_config, "again")
     run_fn.run_fn(same)
     assert tf.io.gfile.glob(str(tmp_path / "root" / "checkpoints" / "*")) == [checkpoints]

@@ -25,8 +25,9 @@ def test_rows_are_image_translation_and_cycle_per_domain():
 
 
 def test_grid_png_and_summary_images_lay_rows_side_by_side():
-    rows = samples.translation_rows(_stand_in_model(), tf.fill([2, 4, 6, 3], 1.0),
-                                    tf.fill([2, 4, 6, 3], -1.0))
+    rows = samples.translation_rows(
+        _stand_in_model(), tf.fill([2, 4, 6, 3], 1.0), tf.fill([2, 4, 6, 3], -1.0)
+    )
     grid = Image.open(io.BytesIO(samples.grid_png(rows)))
     assert (grid.format, grid.size, grid.mode) == ("PNG", (3 * 6, 4 * 4), "RGB")
     pixels = np.asarray(grid)

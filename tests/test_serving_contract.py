@@ -21,9 +21,9 @@ def test_serving_info_describes_every_signature():
 
 
 def test_a_rest_client_needs_no_tensorflow():
-    code = ("import sys, client.backends, cyclegan.serving_contract; "
-            "print('tensorflow' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                            text=True)
+    code = (
+        "import sys, client.backends, cyclegan.serving_contract; print('tensorflow' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "False"

@@ -37,11 +37,14 @@ def test_exif_rotation_is_applied():
     assert Image.open(io.BytesIO(stored)).size == (10, 20)
 
 
-@pytest.mark.parametrize("data, reason", [
-    (b"", "empty file"),
-    (b"this is not an image at all", "cannot decode image"),
-    (encode(random_pixels(64, 64), "JPEG")[:300], "cannot decode image"),
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"", "empty file"),
+        (b"this is not an image at all", "cannot decode image"),
+        (encode(random_pixels(64, 64), "JPEG")[:300], "cannot decode image"),
+    ],
+)
 def test_bad_files_get_a_reason(data, reason):
     stored, why = sources.validate_image(data)
     assert stored is None and reason in why
@@ -68,7 +71,10 @@ def test_list_split_ignores_hidden_and_non_images(tmp_path):
     listing = sources.list_split(str(tmp_path / "trainA"))
     assert [os.path.basename(p) for p in listing.images] == ["0.JPG", "1.JPG"]
     assert sorted(os.path.basename(p) for p in listing.ignored) == [
-        ".DS_Store", ".hidden.jpg", "notes.txt"]
+        ".DS_Store",
+        ".hidden.jpg",
+        "notes.txt",
+    ]
 
 
 def test_list_split_sets_aside_entries_that_are_no_readable_file(tmp_path):
@@ -92,7 +98,10 @@ def test_list_split_sets_aside_entries_that_are_no_readable_file(tmp_path):
     plan = sources.plan_split("trainA/*", str(tmp_path))
     assert [kwargs["paths"] for _, kwargs in plan.shards] == [listing.images]
     assert [source for source, _ in plan.unreadable] == [
-        "trainA/dangling.jpg", "trainA/folder.jpeg", "trainA/loop.png"]
+        "trainA/dangling.jpg",
+        "trainA/folder.jpeg",
+        "trainA/loop.png",
+    ]
 
 
 def test_check_folder_names_missing_and_empty_splits(tmp_path):
@@ -107,8 +116,11 @@ def test_check_folder_names_why_a_split_has_no_readable_image(tmp_path):
     _make_folder(tmp_path, {split: 1 for split in ("trainA", "trainB", "testA", "testB")})
     os.remove(tmp_path / "testA" / "0.JPG")
     os.symlink("gone.jpg", tmp_path / "testA" / "dangling.jpg")
-    with pytest.raises(sources.DataError, match="testA' holds no image files .*dangling.jpg'"
-                                                ": cannot stat symbolic link to 'gone.jpg'"):
+    with pytest.raises(
+        sources.DataError,
+        match="testA' holds no image files .*dangling.jpg'"
+        ": cannot stat symbolic link to 'gone.jpg'",
+    ):
         sources.check_folder(str(tmp_path))
 
 
@@ -120,6 +132,10 @@ def test_check_folder_rejects_missing_root(tmp_path):
 def test_synthetic_pattern_round_trip():
     pattern = sources.synthetic_pattern("testB", seed=1, count=5, size=32)
     assert sources.parse_synthetic_pattern(pattern) == {
-        "split": "testB", "seed": 1, "count": 5, "size": 32}
+        "split": "testB",
+        "seed": 1,
+        "count": 5,
+        "size": 32,
+    }
     with pytest.raises(sources.DataError, match="lacks"):
         sources.parse_synthetic_pattern("synthetic:seed=1")

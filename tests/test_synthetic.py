@@ -19,8 +19,8 @@ def test_generation_is_deterministic():
 
 
 def test_test_splits_are_ground_truth_pairs():
-    (_, a_png), = synthetic.generate(seed=0, split="testA", size=48, start=0, stop=1)
-    (_, b_png), = synthetic.generate(seed=0, split="testB", size=48, start=0, stop=1)
+    ((_, a_png),) = synthetic.generate(seed=0, split="testA", size=48, start=0, stop=1)
+    ((_, b_png),) = synthetic.generate(seed=0, split="testB", size=48, start=0, stop=1)
     a, b = _decode(a_png).astype(int), _decode(b_png).astype(int)
     changed = np.abs(a - b).sum(axis=-1) > 30
     # B is A with stripes across the blobs: the background is identical, part of the blobs
@@ -33,13 +33,13 @@ def test_test_splits_are_ground_truth_pairs():
 def test_train_splits_are_unpaired():
     scene_a, scene_b = synthetic.make_scene(0, "trainA", 0), synthetic.make_scene(0, "trainB", 0)
     assert not np.allclose(scene_a.background, scene_b.background)
-    (_, a_png), = synthetic.generate(seed=0, split="trainA", size=32, start=0, stop=1)
-    (_, b_png), = synthetic.generate(seed=0, split="trainB", size=32, start=0, stop=1)
+    ((_, a_png),) = synthetic.generate(seed=0, split="trainA", size=32, start=0, stop=1)
+    ((_, b_png),) = synthetic.generate(seed=0, split="trainB", size=32, start=0, stop=1)
     assert not (_decode(a_png)[0, 0] == _decode(b_png)[0, 0]).all()  # different backgrounds
 
 
 def test_images_have_requested_size_and_names():
-    (name, png), = synthetic.generate(seed=0, split="testB", size=40, start=0, stop=1)
+    ((name, png),) = synthetic.generate(seed=0, split="testB", size=40, start=0, stop=1)
     assert _decode(png).shape == (40, 40, 3)
     assert name == "synthetic/testB/000000.png"
 

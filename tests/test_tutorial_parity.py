@@ -23,18 +23,25 @@ SIZE = 32
 
 
 def _layers(model: keras.Model) -> List[keras.layers.Layer]:
-    return [inner for layer in model.layers
-            for inner in (_layers(layer) if isinstance(layer, keras.Model) else [layer])]
+    return [
+        inner
+        for layer in model.layers
+        for inner in (_layers(layer) if isinstance(layer, keras.Model) else [layer])
+    ]
 
 
 def _pair(gan_loss: str) -> Tuple[CycleGan, TutorialCycleGan]:
     """Ours (tutorial preset, or its paper-loss variant) and the tutorial's, same weights."""
-    config = preset("tutorial").replace(crop_size=SIZE, load_size=SIZE, unet_dropout=0.0,
-                                        gan_loss=gan_loss, pool_size=0)
+    config = preset("tutorial").replace(
+        crop_size=SIZE, load_size=SIZE, unet_dropout=0.0, gan_loss=gan_loss, pool_size=0
+    )
     ours = CycleGan(config)
     tutorial = TutorialCycleGan(SIZE, gan_loss)
-    assert not any(isinstance(layer, keras.layers.Dropout)
-                   for network in tutorial.networks for layer in _layers(network))
+    assert not any(
+        isinstance(layer, keras.layers.Dropout)
+        for network in tutorial.networks
+        for layer in _layers(network)
+    )
     # Both build the same graph in the same order, so their variables pair up by position;
     # equal shapes check the pairing, the equal results below prove it.
     for mine, theirs in zip(_our_networks(ours), tutorial.networks):
@@ -50,12 +57,15 @@ def _our_networks(model: CycleGan) -> Tuple[keras.Model, ...]:
 
 
 def _images() -> Tuple[tf.Tensor, tf.Tensor]:
-    return (tf.random.stateless_uniform([1, SIZE, SIZE, 3], [1, 2], -1, 1),
-            tf.random.stateless_uniform([1, SIZE, SIZE, 3], [3, 4], -1, 1))
+    return (
+        tf.random.stateless_uniform([1, SIZE, SIZE, 3], [1, 2], -1, 1),
+        tf.random.stateless_uniform([1, SIZE, SIZE, 3], [3, 4], -1, 1),
+    )
 
 
-def _assert_same_step(ours: keras.Model, theirs: keras.Model, start: List[np.ndarray],
-                      learning_rate: float) -> None:
+def _assert_same_step(
+    ours: keras.Model, theirs: keras.Model, start: List[np.ndarray], learning_rate: float
+) -> None:
     """Adam's first step moves a weight by lr * g / (|g| + 1e-7): lr whatever the gradient's
     size, unless the gradient is near zero, where float32 noise in it (~1e-5 of the
     variable's largest gradient, as batched calls and fused instance norm sum in other
@@ -91,28 +101,37 @@ def test_compute_gradients_gives_all_four_networks_the_tutorials_gradients():
     real_a, real_b = _images()
     generator_grads, discriminator_grads, ours_losses = ours.compute_gradients(real_a, real_b, 1)
     tutorial_losses, tutorial_grads = tutorial.gradients(real_a, real_b)
-    for our_name, tutorial_name in [("generator_ab", "gen_g_loss"), ("generator_ba", "gen_f_loss"),
-                                    ("cycle", "total_cycle_loss"), ("identity", "identity_loss"),
-                                    ("discriminator_a", "disc_x_loss"),
-                                    ("discriminator_b", "disc_y_loss")]:
+    for our_name, tutorial_name in [
+        ("generator_ab", "gen_g_loss"),
+        ("generator_ba", "gen_f_loss"),
+        ("cycle", "total_cycle_loss"),
+        ("identity", "identity_loss"),
+        ("discriminator_a", "disc_x_loss"),
+        ("discriminator_b", "disc_y_loss"),
+    ]:
         assert float(ours_losses[our_name]) == pytest.approx(
-            float(tutorial_losses[tutorial_name]), rel=1e-5), our_name
+            float(tutorial_losses[tutorial_name]), rel=1e-5
+        ), our_name
     ours_grads = list(generator_grads) + list(discriminator_grads)
     for network, theirs in zip(_our_networks(ours), tutorial_grads):
-        mine, ours_grads = ours_grads[:len(theirs)], ours_grads[len(theirs):]
+        mine, ours_grads = ours_grads[: len(theirs)], ours_grads[len(theirs) :]
         for variable, our_grad, their_grad in zip(network.trainable_variables, mine, theirs):
             # Summation order differs, so errors scale with the variable's largest gradient.
             np.testing.assert_allclose(
-                our_grad.numpy(), their_grad.numpy(), rtol=1e-4,
+                our_grad.numpy(),
+                their_grad.numpy(),
+                rtol=1e-4,
                 atol=1e-4 * float(tf.reduce_max(tf.abs(their_grad))),
-                err_msg=f"{network.name}: {variable.name}")
+                err_msg=f"{network.name}: {variable.name}",
+            )
     assert not ours_grads
 
 
 def test_at_256_px_the_tutorial_preset_has_the_tutorials_weights_layer_for_layer():
     """The steps above run at 32 px, where the tutorial's U-Net leaves out three blocks."""
     config = preset("tutorial")
-    for mine, theirs in [(networks.generator(config, "g"), tutorial_step.unet_generator(3)),
-                         (networks.patchgan_discriminator(config, "d"),
-                          tutorial_step.discriminator())]:
+    for mine, theirs in [
+        (networks.generator(config, "g"), tutorial_step.unet_generator(3)),
+        (networks.patchgan_discriminator(config, "d"), tutorial_step.discriminator()),
+    ]:
         assert [w.shape for w in mine.weights] == [w.shape for w in theirs.weights]

@@ -32,8 +32,14 @@ class DomainClassifier(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
     def __init__(self, examples, config: Config):
-        super().__init__(spec=DomainClassifierSpec(
-            examples=examples, image_size=config.domain_classifier_image_size,
-            train_steps=config.domain_classifier_steps, crop_size=config.crop_size,
-            resize_method=config.resize_method, seed=config.seed,
-            model=channel.Channel(type=standard_artifacts.Model)))
+        super().__init__(
+            spec=DomainClassifierSpec(
+                examples=examples,
+                image_size=config.domain_classifier_image_size,
+                train_steps=config.domain_classifier_steps,
+                crop_size=config.crop_size,
+                resize_method=config.resize_method,
+                seed=config.seed,
+                model=channel.Channel(type=standard_artifacts.Model),
+            )
+        )

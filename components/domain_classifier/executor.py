@@ -31,8 +31,9 @@ REPORT_FILE = "domain_classifier.json"
 
 
 def _split(raw_uri: str, split: str, size: int, method: str) -> tf.data.Dataset:
-    return preprocess_executor.preprocessed_images(data_contract.split_files(raw_uri, split),
-                                                   size, method)
+    return preprocess_executor.preprocessed_images(
+        data_contract.split_files(raw_uri, split), size, method
+    )
 
 
 def load(model_uri: str) -> Tuple[domain_classifier.Score, Dict[str, Any]]:
@@ -43,9 +44,12 @@ def load(model_uri: str) -> Tuple[domain_classifier.Score, Dict[str, Any]]:
 
 
 class Executor(base_executor.BaseExecutor):
-
-    def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
-           exec_properties: Dict[str, Any]) -> None:
+    def Do(
+        self,
+        input_dict: Dict[str, List[Any]],
+        output_dict: Dict[str, List[Any]],
+        exec_properties: Dict[str, Any],
+    ) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
         raw = artifact_utils.get_single_instance(input_dict["examples"])
         model = artifact_utils.get_single_instance(output_dict["model"])
@@ -56,24 +60,41 @@ class Executor(base_executor.BaseExecutor):
         network = domain_classifier.train(
             _split(raw.uri, data_contract.TRAIN_A, size, method),
             _split(raw.uri, data_contract.TRAIN_B, size, method),
-            image_size, steps, seed=exec_properties["seed"])
+            image_size,
+            steps,
+            seed=exec_properties["seed"],
+        )
         seconds = time.time() - start
         test_a, test_b = (
             image_ops.to_unit_range(tf.stack(list(_split(raw.uri, split, size, method))))
-            for split in data_contract.TEST_SPLITS)
-        report = {**domain_classifier.accuracy(domain_classifier.scorer(network, image_size),
-                                               test_a, test_b),
-                  "test_images_a": int(test_a.shape[0]), "test_images_b": int(test_b.shape[0]),
-                  "image_size": image_size, "train_steps": steps,
-                  "train_seconds": round(seconds, 1)}
+            for split in data_contract.TEST_SPLITS
+        )
+        report = {
+            **domain_classifier.accuracy(
+                domain_classifier.scorer(network, image_size), test_a, test_b
+            ),
+            "test_images_a": int(test_a.shape[0]),
+            "test_images_b": int(test_b.shape[0]),
+            "image_size": image_size,
+            "train_steps": steps,
+            "train_seconds": round(seconds, 1),
+        }
 
         domain_classifier.export(network, image_size, path_utils.serving_model_path(model.uri))
-        io_utils.write_string_file(os.path.join(model.uri, REPORT_FILE),
-                                   json.dumps(report, indent=2))
+        io_utils.write_string_file(
+            os.path.join(model.uri, REPORT_FILE), json.dumps(report, indent=2)
+        )
         for key in ("accuracy_a", "accuracy_b"):
             model.set_float_custom_property(key, report[key])
-        logger.info("Domain classifier: accuracy on the real test images A %.3f (%d images), "
-                    "B %.3f (%d images); trained %d steps at %d px in %.0f s (%s)",
-                    report["accuracy_a"], report["test_images_a"], report["accuracy_b"],
-                    report["test_images_b"], steps, image_size, seconds,
-                    os.path.join(model.uri, REPORT_FILE))
+        logger.info(
+            "Domain classifier: accuracy on the real test images A %.3f (%d images), "
+            "B %.3f (%d images); trained %d steps at %d px in %.0f s (%s)",
+            report["accuracy_a"],
+            report["test_images_a"],
+            report["accuracy_b"],
+            report["test_images_b"],
+            steps,
+            image_size,
+            seconds,
+            os.path.join(model.uri, REPORT_FILE),
+        )

@@ -29,8 +29,9 @@ class EvaluatorSpec(component_spec.ComponentSpec):
         "model": component_spec.ChannelParameter(type=standard_artifacts.Model),
         "examples": component_spec.ChannelParameter(type=standard_artifacts.Examples),
         # A DomainClassifier's model: adds the domain scores (and their blessing checks).
-        "domain_classifier": component_spec.ChannelParameter(type=standard_artifacts.Model,
-                                                             optional=True),
+        "domain_classifier": component_spec.ChannelParameter(
+            type=standard_artifacts.Model, optional=True
+        ),
     }
     OUTPUTS = {
         "evaluation": component_spec.ChannelParameter(type=standard_artifacts.ModelEvaluation),
@@ -42,16 +43,28 @@ class Evaluator(base_component.BaseComponent):
     SPEC_CLASS = EvaluatorSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-    def __init__(self, model, examples, config, serving_base_dir: str,
-                 inception_weights: str | None = None, domain_classifier=None):
-        super().__init__(spec=EvaluatorSpec(
-            model=model, examples=examples, serving_base_dir=serving_base_dir,
-            domain_classifier=domain_classifier,
-            min_domain_score=config.bless_min_domain_score,
-            domain_classifier_min_accuracy=config.domain_classifier_min_accuracy,
-            max_cycle_l1=config.bless_max_cycle_l1,
-            min_output_spread=config.bless_min_output_spread,
-            baseline_margin=config.bless_baseline_margin,
-            inception_weights=inception_weights,
-            evaluation=channel.Channel(type=standard_artifacts.ModelEvaluation),
-            blessing=channel.Channel(type=standard_artifacts.ModelBlessing)))
+    def __init__(
+        self,
+        model,
+        examples,
+        config,
+        serving_base_dir: str,
+        inception_weights: str | None = None,
+        domain_classifier=None,
+    ):
+        super().__init__(
+            spec=EvaluatorSpec(
+                model=model,
+                examples=examples,
+                serving_base_dir=serving_base_dir,
+                domain_classifier=domain_classifier,
+                min_domain_score=config.bless_min_domain_score,
+                domain_classifier_min_accuracy=config.domain_classifier_min_accuracy,
+                max_cycle_l1=config.bless_max_cycle_l1,
+                min_output_spread=config.bless_min_output_spread,
+                baseline_margin=config.bless_baseline_margin,
+                inception_weights=inception_weights,
+                evaluation=channel.Channel(type=standard_artifacts.ModelEvaluation),
+                blessing=channel.Channel(type=standard_artifacts.ModelBlessing),
+            )
+        )

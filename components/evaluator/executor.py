@@ -40,22 +40,35 @@ def image_size(model_dir: str) -> int:
         return json.load(file)["image_size"]
 
 
-def model_metrics(model_dir: str, test: input_pipeline.TestSet, features,
-                  domain_score: Optional[domain_classifier.Score] = None) -> Dict[str, float]:
+def model_metrics(
+    model_dir: str,
+    test: input_pipeline.TestSet,
+    features,
+    domain_score: Optional[domain_classifier.Score] = None,
+) -> Dict[str, float]:
     loaded = tf.saved_model.load(model_dir)
 
     def signature(direction):
-        function = loaded.signatures[serving_contract.SIGNATURES[direction]
-                                     + serving_contract.FLOAT_SUFFIX]
+        function = loaded.signatures[
+            serving_contract.SIGNATURES[direction] + serving_contract.FLOAT_SUFFIX
+        ]
         return lambda images: function(images=images)[serving_contract.FLOAT_KEY]
 
-    return metrics.evaluate(signature("a_to_b"), signature("b_to_a"), test.images_a,
-                            test.images_b, test.sources_a, test.sources_b, features,
-                            domain_score)
+    return metrics.evaluate(
+        signature("a_to_b"),
+        signature("b_to_a"),
+        test.images_a,
+        test.images_b,
+        test.sources_a,
+        test.sources_b,
+        features,
+        domain_score,
+    )
 
 
 def load_domain_classifier(
-        artifact: Optional[Any], min_accuracy: float,
+    artifact: Optional[Any],
+    min_accuracy: float,
 ) -> Tuple[Optional[domain_classifier.Score], Optional[Dict[str, Any]], str]:
     """(P(B) of images, or None; its accuracy and whether it is reliable; a note saying so)."""
     if artifact is None:
@@ -63,19 +76,36 @@ def load_domain_classifier(
     score, report = domain_classifier_executor.load(artifact.uri)
     accuracy_a, accuracy_b = report["accuracy_a"], report["accuracy_b"]
     reliable = min(accuracy_a, accuracy_b) >= min_accuracy
-    accuracies = (f"the domain classifier's accuracy on the real test images is A "
-                  f"{accuracy_a:.3f}, B {accuracy_b:.3f}")
-    note = (f"domain scores used for blessing: {accuracies} (>= {min_accuracy})" if reliable
-            else f"domain scores UNRELIABLE, reported but not used for blessing: {accuracies}, "
-                 f"below domain_classifier_min_accuracy {min_accuracy}")
-    return score, {"model": artifact.uri, "accuracy_a": accuracy_a, "accuracy_b": accuracy_b,
-                   "min_accuracy": min_accuracy, "reliable": reliable}, note
+    accuracies = (
+        f"the domain classifier's accuracy on the real test images is A "
+        f"{accuracy_a:.3f}, B {accuracy_b:.3f}"
+    )
+    note = (
+        f"domain scores used for blessing: {accuracies} (>= {min_accuracy})"
+        if reliable
+        else f"domain scores UNRELIABLE, reported but not used for blessing: {accuracies}, "
+        f"below domain_classifier_min_accuracy {min_accuracy}"
+    )
+    return (
+        score,
+        {
+            "model": artifact.uri,
+            "accuracy_a": accuracy_a,
+            "accuracy_b": accuracy_b,
+            "min_accuracy": min_accuracy,
+            "reliable": reliable,
+        },
+        note,
+    )
 
 
 class Executor(base_executor.BaseExecutor):
-
-    def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
-           exec_properties: Dict[str, Any]) -> None:
+    def Do(
+        self,
+        input_dict: Dict[str, List[Any]],
+        output_dict: Dict[str, List[Any]],
+        exec_properties: Dict[str, Any],
+    ) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
         model = artifact_utils.get_single_instance(input_dict["model"])
         examples = artifact_utils.get_single_instance(input_dict["examples"])
@@ -86,35 +116,49 @@ class Executor(base_executor.BaseExecutor):
         logger.info("%s", note)
         domain_score, classifier, classifier_note = load_domain_classifier(
             (input_dict.get("domain_classifier") or [None])[0],
-            exec_properties["domain_classifier_min_accuracy"])
+            exec_properties["domain_classifier_min_accuracy"],
+        )
         reliable = bool(classifier and classifier["reliable"])
         (logger.info if reliable else logger.warning)("%s", classifier_note)
         model_dir = path_utils.serving_model_path(model.uri)
         test = input_pipeline.read_test_set(
             data_contract.split_files(examples.uri, data_contract.TEST_A),
-            data_contract.split_files(examples.uri, data_contract.TEST_B), image_size(model_dir))
+            data_contract.split_files(examples.uri, data_contract.TEST_B),
+            image_size(model_dir),
+        )
         current = model_metrics(model_dir, test, features, domain_score)
         serving_base = exec_properties["serving_base_dir"]
         served = serving_dir.latest_servable(serving_base)
         if served:
-            logger.info("Baseline: version %d, the model serving has now (%s)", served.number,
-                        served.path)
+            logger.info(
+                "Baseline: version %d, the model serving has now (%s)", served.number, served.path
+            )
             baseline = model_metrics(served.path, test, features, domain_score)
         else:
             logger.info("No baseline: nothing pushed to %s yet", serving_base)
             baseline = None
         failures = metrics.blessing_failures(
-            current, exec_properties["max_cycle_l1"], exec_properties["min_output_spread"],
-            baseline, exec_properties["baseline_margin"],
-            exec_properties["min_domain_score"] if reliable else None)
+            current,
+            exec_properties["max_cycle_l1"],
+            exec_properties["min_output_spread"],
+            baseline,
+            exec_properties["baseline_margin"],
+            exec_properties["min_domain_score"] if reliable else None,
+        )
 
-        report = {"metrics": current, "baseline_metrics": baseline,
-                  "baseline_version": served.number if served else None,
-                  "baseline_model": served.path if served else None,
-                  "domain_classifier": classifier, "notes": [note, classifier_note],
-                  "failed_checks": failures, "blessed": not failures}
-        io_utils.write_string_file(os.path.join(evaluation.uri, METRICS_FILE),
-                                   json.dumps(report, indent=2))
+        report = {
+            "metrics": current,
+            "baseline_metrics": baseline,
+            "baseline_version": served.number if served else None,
+            "baseline_model": served.path if served else None,
+            "domain_classifier": classifier,
+            "notes": [note, classifier_note],
+            "failed_checks": failures,
+            "blessed": not failures,
+        }
+        io_utils.write_string_file(
+            os.path.join(evaluation.uri, METRICS_FILE), json.dumps(report, indent=2)
+        )
         evaluation.set_json_value_custom_property("metrics", current)
         if classifier:
             evaluation.set_json_value_custom_property("domain_classifier", classifier)
@@ -125,10 +169,13 @@ class Executor(base_executor.BaseExecutor):
         if served:
             blessing.set_string_custom_property("baseline_model", served.path)
         io_utils.write_string_file(
-            os.path.join(blessing.uri, NOT_BLESSED if failures else BLESSED), "")
-        logger.info("Evaluation on the test splits (%s):\n%s",
-                    os.path.join(evaluation.uri, METRICS_FILE),
-                    metrics.format_table(current, baseline))
+            os.path.join(blessing.uri, NOT_BLESSED if failures else BLESSED), ""
+        )
+        logger.info(
+            "Evaluation on the test splits (%s):\n%s",
+            os.path.join(evaluation.uri, METRICS_FILE),
+            metrics.format_table(current, baseline),
+        )
         if failures:
             logger.warning("Model NOT blessed, it will not be pushed: %s", "; ".join(failures))
         else:

@@ -41,30 +41,49 @@ def folder_example_gen(root: str) -> FolderImageExampleGen:
     """Ingests <root>/trainA, trainB, testA, testB."""
     return FolderImageExampleGen(
         input_base=root,
-        input_config=example_gen_pb2.Input(splits=[
-            example_gen_pb2.Input.Split(name=split, pattern=os.path.join(split, "*"))
-            for split in data_contract.SPLITS]),
-        output_config=_one_to_one_output())
+        input_config=example_gen_pb2.Input(
+            splits=[
+                example_gen_pb2.Input.Split(name=split, pattern=os.path.join(split, "*"))
+                for split in data_contract.SPLITS
+            ]
+        ),
+        output_config=_one_to_one_output(),
+    )
 
 
-def synthetic_example_gen(seed: int, train_count: int, test_count: int,
-                          size: int) -> SyntheticImageExampleGen:
+def synthetic_example_gen(
+    seed: int, train_count: int, test_count: int, size: int
+) -> SyntheticImageExampleGen:
     """Renders the built-in synthetic set (no input files, no network)."""
-    counts = {data_contract.TRAIN_A: train_count, data_contract.TRAIN_B: train_count,
-              data_contract.TEST_A: test_count, data_contract.TEST_B: test_count}
+    counts = {
+        data_contract.TRAIN_A: train_count,
+        data_contract.TRAIN_B: train_count,
+        data_contract.TEST_A: test_count,
+        data_contract.TEST_B: test_count,
+    }
     return SyntheticImageExampleGen(
-        input_config=example_gen_pb2.Input(splits=[
-            example_gen_pb2.Input.Split(
-                name=split, pattern=sources.synthetic_pattern(split, seed, counts[split], size))
-            for split in data_contract.SPLITS]),
-        output_config=_one_to_one_output())
+        input_config=example_gen_pb2.Input(
+            splits=[
+                example_gen_pb2.Input.Split(
+                    name=split, pattern=sources.synthetic_pattern(split, seed, counts[split], size)
+                )
+                for split in data_contract.SPLITS
+            ]
+        ),
+        output_config=_one_to_one_output(),
+    )
 
 
 def tfds_example_gen(name: str, data_dir: str | None) -> TfdsImageExampleGen:
     """Reads a TFDS image dataset with trainA/trainB/testA/testB splits (cycle_gan/*)."""
     return TfdsImageExampleGen(
-        input_config=example_gen_pb2.Input(splits=[
-            example_gen_pb2.Input.Split(name=split,
-                                        pattern=sources.tfds_pattern(name, split, data_dir))
-            for split in data_contract.SPLITS]),
-        output_config=_one_to_one_output())
+        input_config=example_gen_pb2.Input(
+            splits=[
+                example_gen_pb2.Input.Split(
+                    name=split, pattern=sources.tfds_pattern(name, split, data_dir)
+                )
+                for split in data_contract.SPLITS
+            ]
+        ),
+        output_config=_one_to_one_output(),
+    )

@@ -37,34 +37,42 @@ def split_fingerprint(split: str, pattern: str) -> str:
         mtime = int(stat.mtime_nsec / io_utils.NANO_PER_SEC)  # as TFX rounds it
         xor_checksum ^= mtime
         sum_checksum += mtime
-    return (f"split:{split},num_files:{len(files)},total_bytes:{total_bytes},"
-            f"xor_checksum:{xor_checksum},sum_checksum:{sum_checksum}")
+    return (
+        f"split:{split},num_files:{len(files)},total_bytes:{total_bytes},"
+        f"xor_checksum:{xor_checksum},sum_checksum:{sum_checksum}"
+    )
 
 
 class _FolderInputProcessor(input_processor.InputProcessor):
     """Span 0 and no version (the split patterns have neither), and split_fingerprint."""
 
-    def __init__(self, input_base: str, splits: Iterable[example_gen_pb2.Input.Split],
-                 range_config: Optional[range_config_pb2.RangeConfig] = None):
+    def __init__(
+        self,
+        input_base: str,
+        splits: Iterable[example_gen_pb2.Input.Split],
+        range_config: Optional[range_config_pb2.RangeConfig] = None,
+    ):
         super().__init__(splits=splits, range_config=range_config)
         self._input_base = input_base
 
-    def get_pattern_for_span_version(self, pattern: str, span: int,
-                                     version: Optional[int]) -> str:
+    def get_pattern_for_span_version(self, pattern: str, span: int, version: Optional[int]) -> str:
         return pattern
 
     def get_latest_span(self) -> int:
         return 0
 
     def get_input_fingerprint(self, span: int, version: Optional[int]) -> str:
-        return "\n".join(split_fingerprint(split.name, os.path.join(self._input_base,
-                                                                    split.pattern))
-                         for split in self._splits)
+        return "\n".join(
+            split_fingerprint(split.name, os.path.join(self._input_base, split.pattern))
+            for split in self._splits
+        )
 
 
 class FolderDriver(driver.FileBasedDriver):
     def get_input_processor(
-            self, splits: Iterable[example_gen_pb2.Input.Split],
-            range_config: Optional[range_config_pb2.RangeConfig] = None,
-            input_base_uri: Optional[str] = None) -> input_processor.InputProcessor:
+        self,
+        splits: Iterable[example_gen_pb2.Input.Split],
+        range_config: Optional[range_config_pb2.RangeConfig] = None,
+        input_base_uri: Optional[str] = None,
+    ) -> input_processor.InputProcessor:
         return _FolderInputProcessor(input_base_uri, splits, range_config)

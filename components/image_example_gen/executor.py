@@ -45,26 +45,39 @@ class _WriteShard(beam.DoFn):
     def process(self, shard) -> Any:
         index, (reader, kwargs) = shard
         seen, written, skipped = 0, 0, []
-        with beam_shards.shard_writer(shard_path(self._split_uri, index, self._shard_count),
-                                      "GZIP") as writer:
+        with beam_shards.shard_writer(
+            shard_path(self._split_uri, index, self._shard_count), "GZIP"
+        ) as writer:
             for item in reader(**kwargs):
                 seen += 1
-                stored, reason = ((None, item.error) if item.error
-                                  else sources.validate_image(item.data))
+                stored, reason = (
+                    (None, item.error) if item.error else sources.validate_image(item.data)
+                )
                 if reason:
                     skipped.append((item.source, reason))
                     continue
-                writer.write(data_contract.make_raw_example(
-                    stored, self._domain, item.source).SerializeToString())
+                writer.write(
+                    data_contract.make_raw_example(
+                        stored, self._domain, item.source
+                    ).SerializeToString()
+                )
                 written += 1
         yield {"seen": seen, "written": written, "skipped": skipped}
 
 
-def _split_report(split: str, shard_results: List[Dict[str, Any]],
-                  unreadable: List[Tuple[str, str]], ignored: List[str]) -> Dict[str, Any]:
+def _split_report(
+    split: str,
+    shard_results: List[Dict[str, Any]],
+    unreadable: List[Tuple[str, str]],
+    ignored: List[str],
+) -> Dict[str, Any]:
     # Entries the listing found unreadable were seen, but never reached a shard.
-    skipped = sorted([*(tuple(item) for item in unreadable),
-                      *(tuple(item) for result in shard_results for item in result["skipped"])])
+    skipped = sorted(
+        [
+            *(tuple(item) for item in unreadable),
+            *(tuple(item) for result in shard_results for item in result["skipped"]),
+        ]
+    )
     return {
         "split": split,
         "seen": len(unreadable) + sum(result["seen"] for result in shard_results),
@@ -77,36 +90,49 @@ def _split_report(split: str, shard_results: List[Dict[str, Any]],
 class Executor(base_beam_executor.BaseBeamExecutor):
     """Runs for FolderImageExampleGen, SyntheticImageExampleGen and TfdsImageExampleGen."""
 
-    def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
-           exec_properties: Dict[str, Any]) -> None:
+    def Do(
+        self,
+        input_dict: Dict[str, List[Any]],
+        output_dict: Dict[str, List[Any]],
+        exec_properties: Dict[str, Any],
+    ) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
         input_config = example_gen_pb2.Input()
-        proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
-                                  input_config)
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
+        )
         examples = artifact_utils.get_single_instance(
-            output_dict[standard_component_specs.EXAMPLES_KEY])
+            output_dict[standard_component_specs.EXAMPLES_KEY]
+        )
         input_base = exec_properties.get(standard_component_specs.INPUT_BASE_KEY)
-        plans = {split.name: sources.plan_split(split.pattern, input_base)
-                 for split in input_config.splits}
+        plans = {
+            split.name: sources.plan_split(split.pattern, input_base)
+            for split in input_config.splits
+        }
         empty = [name for name, plan in plans.items() if not plan.shards]
         if empty:
             raise sources.DataError(
-                f"no images in split(s) {empty} of {input_base or 'the source'}")
+                f"no images in split(s) {empty} of {input_base or 'the source'}"
+            )
 
         examples.split_names = artifact_utils.encode_split_names(list(plans))
         split_uris = {split: data_contract.split_dir(examples.uri, split) for split in plans}
         for split_uri in split_uris.values():
             tf.io.gfile.makedirs(split_uri)
         report = beam_shards.run_per_split(
-            self._make_beam_pipeline, examples.uri,
+            self._make_beam_pipeline,
+            examples.uri,
             {split: list(enumerate(plan.shards)) for split, plan in plans.items()},
             lambda split: _WriteShard(split, split_uris[split], len(plans[split].shards)),
-            lambda split, results: _split_report(split, results, plans[split].unreadable,
-                                                  plans[split].ignored))
+            lambda split, results: _split_report(
+                split, results, plans[split].unreadable, plans[split].ignored
+            ),
+        )
 
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
-        examples_utils.set_file_format(examples, write_split.to_file_format_str(
-            example_gen_pb2.FORMAT_TFRECORDS_GZIP))
+        examples_utils.set_file_format(
+            examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP)
+        )
         report_path = os.path.join(examples.uri, REPORT_FILE)
         with tf.io.gfile.GFile(report_path, "w") as file:
             json.dump(report, file, indent=2)
@@ -122,12 +148,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         if unusable:
             raise sources.DataError(
                 f"no usable images in split(s) {unusable}: every file was skipped; see "
-                f"{report_path}")
+                f"{report_path}"
+            )
 
 
 def format_report(report: Dict[str, Any]) -> str:
     lines = [f"  {'split':<8}{'seen':>8}{'written':>9}{'skipped':>9}{'ignored':>9}"]
     for split, part in report.items():
-        lines.append(f"  {split:<8}{part['seen']:>8}{part['written']:>9}"
-                     f"{len(part['skipped']):>9}{len(part['ignored_non_images']):>9}")
+        lines.append(
+            f"  {split:<8}{part['seen']:>8}{part['written']:>9}"
+            f"{len(part['skipped']):>9}{len(part['ignored_non_images']):>9}"
+        )
     return "\n".join(lines)

@@ -29,7 +29,12 @@ class Preprocess(base_beam_component.BaseBeamComponent):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
     def __init__(self, examples, load_size: int, crop_size: int, resize_method: str):
-        super().__init__(spec=PreprocessSpec(
-            examples=examples, load_size=load_size, crop_size=crop_size,
-            resize_method=resize_method,
-            preprocessed=channel.Channel(type=standard_artifacts.Examples)))
+        super().__init__(
+            spec=PreprocessSpec(
+                examples=examples,
+                load_size=load_size,
+                crop_size=crop_size,
+                resize_method=resize_method,
+                preprocessed=channel.Channel(type=standard_artifacts.Examples),
+            )
+        )

@@ -40,19 +40,27 @@ def _reader(size: int, method: str) -> Callable[[List[str]], tf.data.Dataset]:
 
     def preprocess(index, serialized):
         features = tf.io.parse_single_example(serialized, data_contract.RAW_FEATURES)
-        return (index, image_ops.preprocess(features[data_contract.ENCODED], size, method),
-                features[data_contract.SOURCE])
+        return (
+            index,
+            image_ops.preprocess(features[data_contract.ENCODED], size, method),
+            features[data_contract.SOURCE],
+        )
 
     def records(index, path):
         return tf.data.TFRecordDataset(path, compression_type="GZIP").map(
-            lambda serialized: (index, serialized))
+            lambda serialized: (index, serialized)
+        )
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def read(paths):
-        return (tf.data.Dataset.from_tensor_slices(paths).enumerate().flat_map(records)
-                .map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
-                .batch(BATCH_SIZE)
-                .prefetch(tf.data.AUTOTUNE))
+        return (
+            tf.data.Dataset.from_tensor_slices(paths)
+            .enumerate()
+            .flat_map(records)
+            .map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
+            .batch(BATCH_SIZE)
+            .prefetch(tf.data.AUTOTUNE)
+        )
 
     return read
 
@@ -86,8 +94,11 @@ class _PreprocessShards(beam.DoFn):
                     if next_index != index:
                         continue
                     for _, image, source in next_records:
-                        writer.write(data_contract.make_pixel_example(
-                            image.tobytes(), self._size, source).SerializeToString())
+                        writer.write(
+                            data_contract.make_pixel_example(
+                                image.tobytes(), self._size, source
+                            ).SerializeToString()
+                        )
                         count += 1
                     next_index, next_records = next(by_shard, (None, ()))
         except tf.errors.InvalidArgumentError:
@@ -114,31 +125,44 @@ def _output_name(input_path: str) -> str:
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
-
-    def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
-           exec_properties: Dict[str, Any]) -> None:
+    def Do(
+        self,
+        input_dict: Dict[str, List[Any]],
+        output_dict: Dict[str, List[Any]],
+        exec_properties: Dict[str, Any],
+    ) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
         raw = artifact_utils.get_single_instance(input_dict["examples"])
         out = artifact_utils.get_single_instance(output_dict["preprocessed"])
         splits = artifact_utils.decode_split_names(raw.split_names)
         out.split_names = artifact_utils.encode_split_names(splits)
         examples_utils.set_payload_format(out, example_gen_pb2.FORMAT_TF_EXAMPLE)
-        sizes = {split: data_contract.stored_size(split, exec_properties["load_size"],
-                                                  exec_properties["crop_size"])
-                 for split in splits}
+        sizes = {
+            split: data_contract.stored_size(
+                split, exec_properties["load_size"], exec_properties["crop_size"]
+            )
+            for split in splits
+        }
 
         shards = {}
         for split in splits:
             output_dir = data_contract.split_dir(out.uri, split)
             tf.io.gfile.makedirs(output_dir)
-            pairs = [(path, os.path.join(output_dir, _output_name(path)))
-                     for path in data_contract.split_files(raw.uri, split)]
-            shards[split] = [pairs[start:start + SHARDS_PER_ELEMENT]
-                             for start in range(0, len(pairs), SHARDS_PER_ELEMENT)]
+            pairs = [
+                (path, os.path.join(output_dir, _output_name(path)))
+                for path in data_contract.split_files(raw.uri, split)
+            ]
+            shards[split] = [
+                pairs[start : start + SHARDS_PER_ELEMENT]
+                for start in range(0, len(pairs), SHARDS_PER_ELEMENT)
+            ]
         summary = beam_shards.run_per_split(
-            self._make_beam_pipeline, out.uri, shards,
+            self._make_beam_pipeline,
+            out.uri,
+            shards,
             lambda split: _PreprocessShards(sizes[split], exec_properties["resize_method"]),
-            lambda split, counts: {"images": sum(counts), "size": sizes[split]})
+            lambda split, counts: {"images": sum(counts), "size": sizes[split]},
+        )
         with tf.io.gfile.GFile(os.path.join(out.uri, COUNTS_FILE), "w") as file:
             json.dump(summary, file, indent=2)
         out.set_json_value_custom_property("split_counts", summary)

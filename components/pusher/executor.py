@@ -48,8 +48,9 @@ def _is_posix(path: str) -> bool:
 
 def copy_saved_model_last(source: str, destination: str) -> None:
     """Copies a SavedModel directory file by file, saved_model.pb last."""
-    files = [os.path.join(root, name) for root, _, names in tf.io.gfile.walk(source)
-             for name in names]
+    files = [
+        os.path.join(root, name) for root, _, names in tf.io.gfile.walk(source) for name in names
+    ]
     files.sort(key=lambda path: (os.path.basename(path) == serving_dir.SAVED_MODEL_FILE, path))
     for path in files:
         target = os.path.join(destination, os.path.relpath(path, source))
@@ -78,28 +79,38 @@ def push(model_dir: str, base: str) -> tuple[str, bool]:
 
 
 class Executor(tfx_pusher.Executor):
-
-    def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
-           exec_properties: Dict[str, Any]) -> None:
+    def Do(
+        self,
+        input_dict: Dict[str, List[Any]],
+        output_dict: Dict[str, List[Any]],
+        exec_properties: Dict[str, Any],
+    ) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
         pushed_model = artifact_utils.get_single_instance(
-            output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+            output_dict[standard_component_specs.PUSHED_MODEL_KEY]
+        )
         if not self.CheckBlessing(input_dict):
-            blessing: Optional[Any] = (input_dict.get(
-                standard_component_specs.MODEL_BLESSING_KEY) or [None])[0]
+            blessing: Optional[Any] = (
+                input_dict.get(standard_component_specs.MODEL_BLESSING_KEY) or [None]
+            )[0]
             reason = blessing.get_string_custom_property("failed_checks") if blessing else ""
-            logger.warning("Not pushed: the model was not blessed%s",
-                           f": {reason}" if reason else "")
+            logger.warning(
+                "Not pushed: the model was not blessed%s", f": {reason}" if reason else ""
+            )
             self._MarkNotPushed(pushed_model)
             return
         destination = pusher_pb2.PushDestination()
-        proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY],
-                                  destination)
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination
+        )
         if destination.WhichOneof("destination") != "filesystem":
             raise NotImplementedError("only filesystem push destinations are supported")
         model_dir = self.GetModelPath(input_dict)
         version_dir, new = push(model_dir, destination.filesystem.base_directory)
         logger.info("%s %s", "Pushed the model to" if new else "Already pushed as", version_dir)
         io_utils.copy_dir(model_dir, pushed_model.uri)  # TFX's archive copy
-        self._MarkPushed(pushed_model, pushed_destination=version_dir,
-                         pushed_version=os.path.basename(version_dir))
+        self._MarkPushed(
+            pushed_model,
+            pushed_destination=version_dir,
+            pushed_version=os.path.basename(version_dir),
+        )

@@ -21,33 +21,49 @@ CHECKPOINT_ROOT_KEY = "checkpoint_root"
 
 def custom_config(config: Config, pipeline_root: str) -> dict:
     """What the pipeline passes to the Trainer's custom_config."""
-    return {CONFIG_KEY: config.to_dict(),
-            CHECKPOINT_ROOT_KEY: os.path.join(pipeline_root, "checkpoints")}
+    return {
+        CONFIG_KEY: config.to_dict(),
+        CHECKPOINT_ROOT_KEY: os.path.join(pipeline_root, "checkpoints"),
+    }
 
 
 def checkpoint_dir(checkpoint_root: str, config: Config, train_files, eval_files) -> str:
     """A directory that stays the same across runs of the same training (same inputs and
     config), so a re-run after an interruption resumes instead of starting over."""
-    identity = json.dumps({"config": config.to_dict(), "train": list(train_files),
-                           "eval": list(eval_files)}, sort_keys=True)
+    identity = json.dumps(
+        {"config": config.to_dict(), "train": list(train_files), "eval": list(eval_files)},
+        sort_keys=True,
+    )
     return os.path.join(checkpoint_root, hashlib.sha256(identity.encode()).hexdigest()[:16])
 
 
 def run_fn(fn_args: FnArgs) -> None:
     config = Config.from_dict(fn_args.custom_config[CONFIG_KEY])
-    logger.info("CycleGAN config (* = differs from the tutorial's recipe):\n%s",
-                config.describe())
+    logger.info("CycleGAN config (* = differs from the tutorial's recipe):\n%s", config.describe())
     # The pipeline sets train splits (trainA, trainB) and eval splits (testA, testB), in the
     # contract's order; FnArgs keeps that order.
     train_a, train_b = fn_args.train_files
     test_a, test_b = fn_args.eval_files
-    model = train.fit(config, train_a, train_b, test_a, test_b, run_dir=fn_args.model_run_dir,
-                      checkpoint_dir=checkpoint_dir(fn_args.custom_config[CHECKPOINT_ROOT_KEY],
-                                                    config, fn_args.train_files,
-                                                    fn_args.eval_files))
+    model = train.fit(
+        config,
+        train_a,
+        train_b,
+        test_a,
+        test_b,
+        run_dir=fn_args.model_run_dir,
+        checkpoint_dir=checkpoint_dir(
+            fn_args.custom_config[CHECKPOINT_ROOT_KEY],
+            config,
+            fn_args.train_files,
+            fn_args.eval_files,
+        ),
+    )
     chief, role = distribute.worker_role()
     # Under MultiWorkerMirroredStrategy every worker must save; only the chief's is served.
-    export_dir = (fn_args.serving_model_dir if chief
-                  else os.path.join(fn_args.model_run_dir, "worker-exports", role))
+    export_dir = (
+        fn_args.serving_model_dir
+        if chief
+        else os.path.join(fn_args.model_run_dir, "worker-exports", role)
+    )
     export.export_generators(model.g_ab, model.g_ba, config, export_dir)
     logger.info("Exported the serving SavedModel to %s", export_dir)
