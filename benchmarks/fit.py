@@ -1,6 +1,6 @@
 """The whole training loop against the bare training step, in one run.
 
-    python -m benchmarks fit [--preset demo] [--steps 1000] [--rounds 3] [--quick]
+    python -m benchmarks fit [--preset demo] [--steps 500] [--rounds 3] [--quick]
 
 The loop is cyclegan.train.fit() as the Trainer runs it: the preset's config (demo: 64 px
 crops of 72 px images, batch 1, scalars every 50 steps, image summaries and checkpoints every
@@ -69,7 +69,7 @@ def bare_step(config, files, batches: int):
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=entry.HelpFormatter)
     parser.add_argument("--preset", default="demo")
-    parser.add_argument("--steps", type=int, default=1000,
+    parser.add_argument("--steps", type=int, default=500,
                         help="steps timed per round (the long fit() run has 50 more)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true",
