@@ -71,7 +71,8 @@ def main(argv=None) -> None:
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--steps", type=int, default=500,
                         help="steps timed per round (the long fit() run has 50 more)")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="each runs the three cases once, in a random order")
     parser.add_argument("--quick", action="store_true",
                         help="100 steps, one round: proves it runs")
     args = parser.parse_args(argv)

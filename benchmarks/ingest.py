@@ -228,7 +228,11 @@ def main(argv=None) -> None:
     parser.add_argument("--data", default=DEFAULT_DATA,
                         help="a trainA/trainB/testA/testB folder (default: horse2zebra in "
                              "../shared/data)")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="each runs every case once, in a random order")
+    parser.add_argument("--work-dir", default=None,
+                        help="where the runs write (default: the system's temporary directory); "
+                             "a RAM disk such as /dev/shm keeps disk writeback out of the timing")
     parser.add_argument("--codec-images", type=int, default=512,
                         help="preprocessed records the compression figures are taken on")
     parser.add_argument("--beam-arg", dest="beam_args", action="append", default=[],
@@ -256,7 +260,7 @@ def main(argv=None) -> None:
     print(f"{count} images from {data}; train splits to {LOAD_SIZE} px, test to {CROP_SIZE} "
           f"px, {METHOD}; {args.rounds} round(s), every run a fresh process", flush=True)
 
-    work = tempfile.mkdtemp(prefix="bench_ingest_")
+    work = tempfile.mkdtemp(prefix="bench_ingest_", dir=args.work_dir)
     try:
         inputs = {"small": one_per_split(data, os.path.join(work, "small_data")), "all": data}
         # Preprocess's inputs, made once (this also brings the JPEGs into the page cache).
