@@ -1,6 +1,6 @@
 """The whole training loop against the bare training step, in one run.
 
-    python -m benchmarks fit [--preset demo] [--steps 1000] [--rounds 3] [--quick]
+    python -m benchmarks fit [--preset demo] [--steps 500] [--rounds 3] [--quick]
 
 The loop is cyclegan.train.fit() as the Trainer runs it: the preset's config (demo: 64 px
 crops of 72 px images, batch 1, scalars every 50 steps, image summaries and checkpoints every
@@ -79,10 +79,12 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--steps",
         type=int,
-        default=1000,
+        default=500,
         help="steps timed per round (the long fit() run has 50 more)",
     )
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="each runs the three cases once, in a random order"
+    )
     parser.add_argument("--quick", action="store_true", help="100 steps, one round: proves it runs")
     args = parser.parse_args(argv)
     if args.quick:

@@ -1,5 +1,6 @@
 """Ingestion speed: the Preprocess component against the best plain TensorFlow pipeline for
-the same work, ExampleGen, and what compressing the records would cost and save.
+the same work, ExampleGen, and what compressing the raw and the preprocessed records costs
+and saves.
 
     python -m benchmarks ingest [--data ../shared/data/horse2zebra] [--rounds 3] [--quick]
 
@@ -44,7 +45,13 @@ DEFAULT_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "da
 CACHE = os.path.join(os.path.dirname(__file__), "..", "runs", "bench")
 LOAD_SIZE, CROP_SIZE, METHOD = 286, 256, "bicubic"  # the paper preset's preprocessing
 # name -> (TFRecord compression type, zlib level; -1 is zlib's default, 6)
-CODECS = {"none": ("", -1), "GZIP": ("GZIP", -1), "GZIP-1": ("GZIP", 1), "ZLIB": ("ZLIB", -1)}
+CODECS = {
+    "none": ("", -1),
+    "GZIP": ("GZIP", -1),
+    "GZIP-1": ("GZIP", 1),
+    "GZIP-0": ("GZIP", 0),
+    "ZLIB": ("ZLIB", -1),
+}
 
 
 def plain_preprocess(data: str, out_dir: str, load_size: int, crop_size: int, method: str) -> int:
@@ -230,15 +237,20 @@ def compare_outputs(preprocess_work: str, plain_work: str) -> Tuple[int, List[st
     return len(ours), sorted(s for s in set(ours) | set(plain) if ours.get(s) != plain.get(s))
 
 
-def measure_codecs(files: List[str], images: int, rounds: int) -> Dict[str, Dict[str, float]]:
-    """Per codec: bytes per image, and the seconds per image to write the records (one
-    thread, as Preprocess's writing loop) and to read them back (each epoch of training)."""
+def first_records(files: List[str], compression: str, count: int) -> List[bytes]:
     import tensorflow as tf
 
-    records = [r.numpy() for r in tf.data.TFRecordDataset(files).take(images)]
+    return [r.numpy() for r in tf.data.TFRecordDataset(files, compression).take(count)]
+
+
+def measure_codecs(records: List[bytes], rounds: int, work_dir: str) -> Dict[str, Dict[str, float]]:
+    """Per codec: bytes per record, and the seconds per record to write them (one thread, as
+    the components' writing loops do) and to read them back (as their readers do)."""
+    import tensorflow as tf
+
     times = {codec: {"write": [], "read": []} for codec in CODECS}
     sizes = {}
-    with tempfile.TemporaryDirectory() as work:
+    with tempfile.TemporaryDirectory(dir=work_dir) as work:
         for _ in range(rounds):
             for codec in random.sample(list(CODECS), len(CODECS)):
                 kind, level = CODECS[codec]
@@ -272,12 +284,20 @@ def main(argv=None) -> None:
         default=DEFAULT_DATA,
         help="a trainA/trainB/testA/testB folder (default: horse2zebra in ../shared/data)",
     )
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="each runs every case once, in a random order"
+    )
+    parser.add_argument(
+        "--work-dir",
+        default=None,
+        help="where the runs write (default: the system's temporary directory); "
+        "a RAM disk such as /dev/shm keeps disk writeback out of the timing",
+    )
     parser.add_argument(
         "--codec-images",
         type=int,
         default=512,
-        help="preprocessed records the compression figures are taken on",
+        help="trainA records of each kind the compression figures are taken on",
     )
     parser.add_argument(
         "--beam-arg",
@@ -316,7 +336,7 @@ def main(argv=None) -> None:
         flush=True,
     )
 
-    work = tempfile.mkdtemp(prefix="bench_ingest_")
+    work = tempfile.mkdtemp(prefix="bench_ingest_", dir=args.work_dir)
     try:
         inputs = {"small": one_per_split(data, os.path.join(work, "small_data")), "all": data}
         # Preprocess's inputs, made once (this also brings the JPEGs into the page cache).
@@ -341,7 +361,14 @@ def main(argv=None) -> None:
                     shutil.rmtree(out)
             print(f"round {round_ + 1}/{args.rounds} done", flush=True)
         same, differ = compare_outputs(kept["Preprocess"], kept["plain"])
-        codecs = measure_codecs(
+        # The same images as raw examples (ExampleGen writes them, Preprocess reads them) and
+        # as preprocessed ones (Preprocess writes them, every training epoch reads them).
+        raw_records = first_records(
+            sorted(glob.glob(os.path.join(examples["all"], "Split-trainA", "*"))),
+            "GZIP",
+            args.codec_images,
+        )
+        pixel_records = first_records(
             sorted(
                 glob.glob(
                     os.path.join(
@@ -349,9 +376,13 @@ def main(argv=None) -> None:
                     )
                 )
             ),
+            "",
             args.codec_images,
-            args.rounds,
         )
+        codecs = {
+            "raw": measure_codecs(raw_records, args.rounds, work),
+            "preprocessed": measure_codecs(pixel_records, args.rounds, work),
+        }
     finally:
         shutil.rmtree(work)
 
@@ -387,23 +418,27 @@ def main(argv=None) -> None:
         f"images" + (f"; they differ for {differ[:5]}" if differ else "")
     )
 
-    none = codecs["none"]
     print(
-        f"\ncompression of the preprocessed records ({args.codec_images} trainA records "
-        f"at {LOAD_SIZE} px, from memory, one thread; the last column is the writing time "
-        f"it adds per image, relative to Preprocess's time per image above):"
+        f"\ncompression of {args.codec_images} trainA records, written from memory by one "
+        f"thread and read back; the last column is the time writing adds per image, "
+        f"relative to the writer's time per image above:"
     )
-    print(
-        f"{'codec':<7}{'KiB/image':>10}{'size x none':>13}{'write images/s':>16}"
-        f"{'read images/s':>15}{'+ Preprocess time':>19}"
-    )
-    for codec, figures in codecs.items():
-        added = (figures["write"] - none["write"]) * rows["Preprocess"][2]
+    for kind, writer, label in (
+        ("raw", "ExampleGen", "raw examples (JPEG bytes)"),
+        ("preprocessed", "Preprocess", f"pixels at {LOAD_SIZE} px"),
+    ):
+        none = codecs[kind]["none"]
         print(
-            f"{codec:<7}{figures['bytes'] / 1024:>10.0f}"
-            f"{figures['bytes'] / none['bytes']:>13.2f}{1 / figures['write']:>16.0f}"
-            f"{1 / figures['read']:>15.0f}{added:>19.0%}"
+            f"{label:<26}{'KiB/image':>10}{'size x none':>13}{'write images/s':>16}"
+            f"{'read images/s':>15}{'+ ' + writer + ' time':>19}"
         )
+        for codec, figures in codecs[kind].items():
+            added = (figures["write"] - none["write"]) * rows[writer][2]
+            print(
+                f"  {codec:<24}{figures['bytes'] / 1024:>10.1f}"
+                f"{figures['bytes'] / none['bytes']:>13.3f}{1 / figures['write']:>16.0f}"
+                f"{1 / figures['read']:>15.0f}{added:>19.0%}"
+            )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from typing import Any, Callable, Dict, Iterator, List, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import apache_beam as beam
 import tensorflow as tf
@@ -20,9 +20,11 @@ SUMMARY_DIR = ".shard-summaries"  # under the output artifact, removed once read
 
 
 @contextlib.contextmanager
-def shard_writer(path: str, compression: str = "") -> Iterator[tf.io.TFRecordWriter]:
+def shard_writer(
+    path: str, options: Optional[tf.io.TFRecordOptions] = None
+) -> Iterator[tf.io.TFRecordWriter]:
     """A TFRecord writer for `path` that puts the file there only once it is complete."""
-    with tf.io.TFRecordWriter(path + ".tmp", options=compression or None) as writer:
+    with tf.io.TFRecordWriter(path + ".tmp", options=options) as writer:
         yield writer
     tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
 

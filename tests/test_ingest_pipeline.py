@@ -1,6 +1,7 @@
 """ExampleGen + Preprocess as TFX components under LocalDagRunner, on awkward real-world input."""
 
 import glob
+import gzip
 import io
 import json
 import os
@@ -142,6 +143,10 @@ def test_folder_ingest_reports_bad_files_and_keeps_every_good_one(tmp_path, mess
     ]
     for split in ("trainB", "testA", "testB"):
         assert report[split]["seen"] == report[split]["written"] == 3
+    # Raw shards are GZIP (TFX's format for Examples) of stored, not deflated, blocks.
+    shard = glob.glob(os.path.join(raw_dir, "Split-trainA", "*.gz"))[0]
+    with gzip.open(shard) as file:
+        assert os.path.getsize(shard) > len(file.read())
 
     # Every good image arrived, 3-channel, at the split's size (train: load size 40).
     images = _pixel_images(pixel_dir, "trainA", 40)
