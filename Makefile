@@ -2,7 +2,7 @@
 # requirements/requirements.lock changes).
 #
 #   make run    python local_runner.py on the built-in synthetic data (ARGS="..." for flags)
-#   make test   the test suite (CI runs `make lint test`)
+#   make test   the test suite, one pytest worker per core (CI runs `make lint test`)
 #   make test-fast  the suite without the slow end-to-end runs (pytest -m "not slow")
 #   make lint   ruff: lint and format check (settings in pyproject.toml)
 #   make bench  benchmarks (figures in README)
@@ -38,7 +38,7 @@ run: install
 	$(PY) local_runner.py $(ARGS)
 
 test: install
-	$(PY) -m pytest tests $(ARGS)
+	$(PY) -m pytest tests -n auto $(ARGS)
 
 test-fast: install
 	$(PY) -m pytest tests -m "not slow" $(ARGS)

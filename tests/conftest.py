@@ -24,3 +24,9 @@ def preprocessed(tmp_path):
         "test_a": helpers.write_pixel_records(str(tmp_path / "testA" / "d.tfrecord"), crop, 2, 3),
         "test_b": helpers.write_pixel_records(str(tmp_path / "testB" / "d.tfrecord"), crop, 2, 4),
     }
+
+
+def pytest_collection_modifyitems(items):
+    # Slow end-to-end runs first: when the suite runs on several workers (make test), they
+    # overlap the many short tests instead of ending the run alone.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
