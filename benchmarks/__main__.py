@@ -3,12 +3,21 @@ flags go to each of them."""
 
 import sys
 
-from benchmarks import fit, ingest, ingest_memory, quality, serving_latency, train_step
+from benchmarks import (
+    fit,
+    ingest,
+    ingest_memory,
+    profile_step,
+    quality,
+    serving_latency,
+    train_step,
+)
 
 BENCHMARKS = {
     "ingest": ingest.main,
     "ingest_memory": ingest_memory.main,
     "train_step": train_step.main,
+    "profile_step": profile_step.main,
     "fit": fit.main,
     "serving_latency": serving_latency.main,
     "quality": quality.main,

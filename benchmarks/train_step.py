@@ -2,17 +2,19 @@
 
     python -m benchmarks train_step [--sizes 64 256] [--steps 20 4]
 
-Both steps run the tutorial preset (U-Net, 64 filters, BCE, batch 1) on the same random
-images, each under tf.function, alternating in rounds so that machine noise hits both
-alike. The tutorial's step is its own train_step on its own layer definitions
-(benchmarks/tutorial_step.py); below 256 px its U-Net leaves out the innermost blocks, with
-one dropout layer at 64 px where ours has three. Prints ms/step (median over rounds) and
-tutorial / ours.
+Both steps run the tutorial preset (U-Net, 64 filters, BCE, batch 1) on the same random images,
+each under tf.function, in rounds: each round times both, in a random order, so that machine
+noise and warm caches favour neither. The tutorial's step is its own train_step on its own
+layer definitions (benchmarks/tutorial_step.py); below 256 px its U-Net leaves out the
+innermost blocks, with one dropout layer at 64 px where ours has three. Prints ms/step (median
+over rounds), tutorial / ours from the medians, and the lowest and highest of the rounds' own
+ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import time
 
@@ -40,13 +42,15 @@ def measure(size: int, steps: int, rounds: int):
     tutorial = TutorialCycleGan(size).train_step
     real_a = tf.random.uniform([1, size, size, 3], -1, 1, seed=1)
     real_b = tf.random.uniform([1, size, size, 3], -1, 1, seed=2)
-    for step in (ours, tutorial):  # trace and warm up outside the timing
+    steps_by_name = {"ours": ours, "tutorial": tutorial}
+    for step in steps_by_name.values():  # trace and warm up outside the timing
         _time_steps(step, real_a, real_b, 2)
-    ours_ms, tutorial_ms = [], []
+    ms = {name: [] for name in steps_by_name}
     for _ in range(rounds):
-        ours_ms.append(_time_steps(ours, real_a, real_b, steps))
-        tutorial_ms.append(_time_steps(tutorial, real_a, real_b, steps))
-    return statistics.median(ours_ms), statistics.median(tutorial_ms)
+        for name in random.sample(list(steps_by_name), len(steps_by_name)):
+            ms[name].append(_time_steps(steps_by_name[name], real_a, real_b, steps))
+    ratios = [theirs / ours for ours, theirs in zip(ms["ours"], ms["tutorial"])]
+    return statistics.median(ms["ours"]), statistics.median(ms["tutorial"]), ratios
 
 
 def main(argv=None) -> None:
@@ -55,15 +59,22 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument(
-        "--steps", type=int, nargs="+", default=[20, 3], help="steps per round, one per size"
+        "--steps", type=int, nargs="+", default=[20, 4], help="steps per round, one per size"
     )
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args(argv)
     entry.prepare_process()
-    print(f"{'size':>6}{'ours ms/step':>14}{'tutorial ms/step':>18}{'speed-up':>10}")
+    print(
+        f"{'size':>6}{'ours ms/step':>14}{'tutorial ms/step':>18}{'speed-up':>10}"
+        f"{'rounds min-max':>16}"
+    )
     for size, steps in zip(args.sizes, args.steps):
-        ours, tutorial = measure(size, steps, args.rounds)
-        print(f"{size:>6}{ours:>14.0f}{tutorial:>18.0f}{tutorial / ours:>9.2f}x", flush=True)
+        ours, tutorial, ratios = measure(size, steps, args.rounds)
+        print(
+            f"{size:>6}{ours:>14.0f}{tutorial:>18.0f}{tutorial / ours:>9.2f}x"
+            f"{min(ratios):>9.2f}-{max(ratios):.2f}x",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

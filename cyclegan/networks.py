@@ -111,10 +111,88 @@ class ReflectionPadding2D(keras.layers.Layer):
         return tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
 
 
+# Feature maps at most this many pixels a side go through the U-Net's 4x4 stride-2 convolutions
+# as one matrix product (below). Measured at 256 px on CPU (python -m benchmarks profile_step
+# --by name): the oneDNN kernels spend most of their time there handling the 4-33 MB kernels
+# rather than computing; 2x2 and 4x4 maps run 2-5x faster as products, 8x8 maps about as fast.
+MATMUL_MAX_SIZE = 4
+
+
+def _shift(tensor: tf.Tensor, step: int) -> tf.Tensor:
+    """`tensor` moved along axis 1 so that out[m] = tensor[m - step], zeros shifted in."""
+    pad = [[0, 0]] * tensor.shape.rank
+    pad[1] = [1, 0] if step == 1 else [0, 1]
+    padded = tf.pad(tensor, pad)
+    return padded[:, :-1] if step == 1 else padded[:, 1:]
+
+
+def _overlap_rows(windows: tf.Tensor) -> tf.Tensor:
+    """[b, h, w, 4 taps, ...] -> [b, 2h, w, ...]: each input row's 4-tap window added into the
+    output rows 2i-1 .. 2i+2 (a stride-2 'same' transposed convolution puts tap k of row i at
+    row 2i + k - 1). Output row 2m gets tap 1 of row m and tap 3 of row m-1; row 2m+1 gets
+    tap 2 of row m and tap 0 of row m+1."""
+    even = windows[:, :, :, 1] + _shift(windows[:, :, :, 3], 1)
+    odd = windows[:, :, :, 2] + _shift(windows[:, :, :, 0], -1)
+    rows = tf.stack([even, odd], axis=2)
+    shape = tf.unstack(tf.shape(rows))
+    return tf.reshape(rows, [shape[0], 2 * shape[1], *shape[3:]])
+
+
+def _is_4x4_stride_2_same(layer: keras.layers.Layer) -> bool:
+    return (layer.kernel_size, layer.strides, layer.padding) == ((4, 4), (2, 2), "same") and (
+        layer.activation is keras.activations.linear
+    )
+
+
+class Conv2D(keras.layers.Conv2D):
+    """keras Conv2D; a 4x4 stride-2 'same' one on a small map is computed as one matrix
+    product of the gathered 4x4 patches with the kernel: the same sums, in another order."""
+
+    def call(self, x):
+        size = x.shape[1]
+        if size is None or size > MATMUL_MAX_SIZE or not _is_4x4_stride_2_same(self):
+            return super().call(x)
+        channels = x.shape[-1]
+        padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])  # 'same' pads 1 each side here
+        out = size // 2
+        taps = [
+            padded[:, y : y + 2 * out : 2, x_ : x_ + 2 * out : 2]
+            for y in range(4)
+            for x_ in range(4)
+        ]
+        patches = tf.reshape(tf.stack(taps, axis=3), [-1, 16 * channels])
+        kernel = tf.reshape(self.kernel, [16 * channels, self.filters])
+        outputs = tf.reshape(patches @ kernel, [-1, out, out, self.filters])
+        return outputs + self.bias if self.use_bias else outputs
+
+
+class Conv2DTranspose(keras.layers.Conv2DTranspose):
+    """keras Conv2DTranspose; a 4x4 stride-2 'same' one on a small map is computed as one
+    matrix product (each pixel's 4x4 window of contributions) and an overlap-add of the
+    windows: the same sums, in another order."""
+
+    def call(self, x):
+        size = x.shape[1]
+        if size is None or size > MATMUL_MAX_SIZE or not _is_4x4_stride_2_same(self):
+            return super().call(x)
+        channels = x.shape[-1]
+        # The kernel is [4, 4, filters, channels]: contributions = x @ kernel^T per pixel.
+        windows = tf.matmul(
+            tf.reshape(x, [-1, channels]),
+            tf.reshape(self.kernel, [16 * self.filters, channels]),
+            transpose_b=True,
+        )
+        windows = tf.reshape(windows, [-1, size, size, 4, 4, self.filters])
+        rows = _overlap_rows(windows)  # [b, 2h, w, 4, filters]
+        columns = _overlap_rows(tf.transpose(rows, [0, 2, 1, 3, 4]))  # [b, 2w, 2h, filters]
+        outputs = tf.transpose(columns, [0, 2, 1, 3])
+        return outputs + self.bias if self.use_bias else outputs
+
+
 def _downsample(filters: int, config: Config, norm: bool = True) -> keras.Sequential:
     block = keras.Sequential(
         [
-            keras.layers.Conv2D(
+            Conv2D(
                 filters,
                 4,
                 strides=2,
@@ -133,7 +211,7 @@ def _downsample(filters: int, config: Config, norm: bool = True) -> keras.Sequen
 def _upsample(filters: int, config: Config, dropout: float) -> keras.Sequential:
     block = keras.Sequential(
         [
-            keras.layers.Conv2DTranspose(
+            Conv2DTranspose(
                 filters,
                 4,
                 strides=2,

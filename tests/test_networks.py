@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras as keras
 
 from cyclegan import networks
 from cyclegan.config import preset
@@ -100,3 +101,39 @@ def test_tutorial_preset_networks_match_the_tutorial():
     ]
     assert [d.rate for d in dropouts] == [0.5, 0.5, 0.5]  # the first three up-blocks
     assert generator.output_shape == (None, 256, 256, 3)
+
+
+@pytest.mark.parametrize(
+    "transpose, size", [(False, 2), (False, 4), (True, 1), (True, 2), (True, 4)]
+)
+@pytest.mark.parametrize("bias", [False, True])
+def test_small_map_convolutions_equal_keras_forward_and_backward(transpose, size, bias):
+    """Maps up to MATMUL_MAX_SIZE take the matrix-product path; they must equal Keras' own
+    layer, outputs and every gradient, with the same weights."""
+    assert size <= networks.MATMUL_MAX_SIZE
+    ours_class, keras_class = (
+        (networks.Conv2DTranspose, keras.layers.Conv2DTranspose)
+        if transpose
+        else (networks.Conv2D, keras.layers.Conv2D)
+    )
+    ours = ours_class(5, 4, strides=2, padding="same", use_bias=bias, bias_initializer="ones")
+    reference = keras_class(5, 4, strides=2, padding="same", use_bias=bias)
+    x = tf.random.normal([3, size, size, 6], seed=size)
+    ours(x), reference(x)
+    reference.set_weights(ours.get_weights())
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        out, expected = ours(x), reference(x)
+        loss, expected_loss = tf.reduce_sum(tf.sin(out)), tf.reduce_sum(tf.sin(expected))
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), atol=1e-5)
+    pairs = [(tape.gradient(loss, x), tape.gradient(expected_loss, x))] + list(
+        zip(
+            tape.gradient(loss, ours.trainable_weights),
+            tape.gradient(expected_loss, reference.trainable_weights),
+        )
+    )
+    for ours_grad, expected_grad in pairs:
+        np.testing.assert_allclose(ours_grad.numpy(), expected_grad.numpy(), rtol=1e-5, atol=1e-4)
+    graph = tf.function(ours).get_concrete_function(x).graph
+    op_types = {op.type for op in graph.get_operations()}
+    assert "MatMul" in op_types and not op_types & {"Conv2D", "Conv2DBackpropInput"}
