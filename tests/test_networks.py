@@ -104,13 +104,13 @@ def test_tutorial_preset_networks_match_the_tutorial():
 
 
 @pytest.mark.parametrize(
-    "transpose, size", [(False, 2), (False, 4), (True, 1), (True, 2), (True, 4)]
+    "transpose, size", [(False, 2), (False, 4), (True, 1), (True, 2), (True, 4), (True, 8)]
 )
 @pytest.mark.parametrize("bias", [False, True])
 def test_small_map_convolutions_equal_keras_forward_and_backward(transpose, size, bias):
-    """Maps up to MATMUL_MAX_SIZE take the matrix-product path; they must equal Keras' own
-    layer, outputs and every gradient, with the same weights."""
-    assert size <= networks.MATMUL_MAX_SIZE
+    """Maps up to (TRANSPOSED_)MATMUL_MAX_SIZE take the matrix-product path; they must equal
+    Keras' own layer, outputs and every gradient, with the same weights."""
+    assert size <= (networks.TRANSPOSED_MATMUL_MAX_SIZE if transpose else networks.MATMUL_MAX_SIZE)
     ours_class, keras_class = (
         (networks.Conv2DTranspose, keras.layers.Conv2DTranspose)
         if transpose
@@ -136,4 +136,4 @@ def test_small_map_convolutions_equal_keras_forward_and_backward(transpose, size
         np.testing.assert_allclose(ours_grad.numpy(), expected_grad.numpy(), rtol=1e-5, atol=1e-4)
     graph = tf.function(ours).get_concrete_function(x).graph
     op_types = {op.type for op in graph.get_operations()}
-    assert "MatMul" in op_types and not op_types & {"Conv2D", "Conv2DBackpropInput"}
+    assert op_types & {"MatMul", "Einsum"} and not op_types & {"Conv2D", "Conv2DBackpropInput"}
