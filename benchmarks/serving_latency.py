@@ -3,16 +3,16 @@ generator on the same, already preprocessed images.
 
     python -m benchmarks serving_latency [--preset demo] [--train-steps 300] [--requests 200]
 
-The model is the preset trained by fit() for --train-steps steps on real horse2zebra (the
-data preprocessed once as Preprocess would, cached under runs/bench/) and exported as the
-Trainer exports it; the export is cached too. Requests are horse2zebra testA JPEGs:
-translate_a_to_b takes their bytes and returns PNGs (decode, resize, translate, encode);
-translate_a_to_b_float takes the same images preprocessed beforehand and returns floats (the
-generator alone). Batch 1 and 8, each request different images, and every round sends one
-request of each case in a random order, after warm-up rounds. Prints each case's request
-latency p50 and p95 and the signature's overhead over the generator, and, timed the same way,
-the two parts of that overhead alone: decoding and resizing the JPEG, encoding the PNG.
-"""
+The model is the preset trained by fit() for --train-steps steps on real horse2zebra (the data
+preprocessed once as Preprocess would, cached under runs/bench/) and exported as the Trainer
+exports it, both afresh in each run, so that the model is the code's as it is now. Requests are
+horse2zebra testA JPEGs: translate_a_to_b takes their bytes and returns PNGs (decode, resize,
+translate, encode); translate_a_to_b_float takes the same images preprocessed beforehand and
+returns floats (the generator alone). Batch 1 and 8, each request different images, and every
+round sends one request of each case in a random order, after warm-up rounds. Prints each
+case's request latency p50 and p95 and the signature's overhead over the generator, and, timed
+the same way, the two parts of that overhead alone: decoding and resizing the JPEG, encoding
+the PNG."""
 
 from __future__ import annotations
 
@@ -22,42 +22,37 @@ import glob
 import logging
 import os
 import random
-import shutil
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.ingest import CACHE, DEFAULT_DATA, preprocessed
+from benchmarks.ingest import DEFAULT_DATA, preprocessed
 from cyclegan import entry
 
 BATCHES = (1, 8)
 WARM_UP_ROUNDS = 10
 
 
-def trained_export(preset_name: str, train_steps: int) -> str:
-    """The SavedModel of the preset trained for train_steps steps, made once."""
+def trained_export(preset_name: str, train_steps: int, work_dir: str) -> str:
+    """The SavedModel of the preset trained for train_steps steps, under work_dir."""
     from cyclegan import export, train
     from cyclegan.config import preset
 
     config = preset(preset_name)
-    export_dir = os.path.join(CACHE, f"serving-model-{preset_name}-{train_steps}-steps")
-    if not os.path.isdir(export_dir):
-        files = preprocessed(config.load_size, config.crop_size, config.resize_method)
-        run_dir = export_dir + ".training"
-        shutil.rmtree(run_dir, ignore_errors=True)
-        model = train.fit(
-            config.replace(steps_per_epoch=train_steps, epochs=1, decay_epochs=0),
-            files["trainA"],
-            files["trainB"],
-            files["testA"],
-            files["testB"],
-            run_dir,
-        )
-        export.export_generators(model.g_ab, model.g_ba, config, export_dir + ".partial")
-        os.rename(export_dir + ".partial", export_dir)  # complete or absent
-        shutil.rmtree(run_dir)
-    return export_dir
+    files = preprocessed(config.load_size, config.crop_size, config.resize_method)
+    model = train.fit(
+        config.replace(steps_per_epoch=train_steps, epochs=1, decay_epochs=0),
+        files["trainA"],
+        files["trainB"],
+        files["testA"],
+        files["testB"],
+        os.path.join(work_dir, "training"),
+    )
+    return export.export_generators(
+        model.g_ab, model.g_ba, config, os.path.join(work_dir, "export")
+    )
 
 
 def main(argv=None) -> None:
@@ -77,7 +72,8 @@ def main(argv=None) -> None:
 
     logger.setLevel(logging.WARNING)
     config = preset(args.preset)
-    loaded = tf.saved_model.load(trained_export(args.preset, args.train_steps))
+    with tempfile.TemporaryDirectory() as work_dir:  # loading reads all the model needs
+        loaded = tf.saved_model.load(trained_export(args.preset, args.train_steps, work_dir))
     by_bytes = loaded.signatures["translate_a_to_b"]
     by_float = loaded.signatures["translate_a_to_b_float"]
     jpegs = [
