@@ -134,8 +134,10 @@ def _overlap_rows(windows: tf.Tensor) -> tf.Tensor:
     output rows 2i-1 .. 2i+2 (a stride-2 'same' transposed convolution puts tap k of row i at
     row 2i + k - 1). Output row 2m gets tap 1 of row m and tap 3 of row m-1; row 2m+1 gets
     tap 2 of row m and tap 0 of row m+1."""
-    even = windows[:, :, :, 1] + _shift(windows[:, :, :, 3], 1)
-    odd = windows[:, :, :, 2] + _shift(windows[:, :, :, 0], -1)
+    # One unstack, not four slices: each slice's gradient is a zero-filled copy of `windows`.
+    tap = tf.unstack(windows, axis=3)
+    even = tap[1] + _shift(tap[3], 1)
+    odd = tap[2] + _shift(tap[0], -1)
     rows = tf.stack([even, odd], axis=2)
     shape = tf.unstack(tf.shape(rows))
     return tf.reshape(rows, [shape[0], 2 * shape[1], *shape[3:]])
