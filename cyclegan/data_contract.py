@@ -89,12 +89,15 @@ PIXEL_FEATURES = {
 def parse_pixel_example(serialized: tf.Tensor, size: int) -> Tuple[tf.Tensor, tf.Tensor]:
     """Serialized preprocessed example -> (uint8 [size, size, 3] image, source)."""
     features = tf.io.parse_single_example(serialized, PIXEL_FEATURES)
-    tf.debugging.assert_equal(
+    size_check = tf.debugging.assert_equal(
         features[SIZE],
         tf.constant(size, tf.int64),
         message=f"preprocessed image size differs from the expected {size}",
     )
-    image = tf.reshape(tf.io.decode_raw(features[PIXELS], tf.uint8), [size, size, 3])
+    # In a traced map function nothing orders the check before the reshape, which would then
+    # fail first, naming no size, whenever it wins the race.
+    with tf.control_dependencies([size_check]):
+        image = tf.reshape(tf.io.decode_raw(features[PIXELS], tf.uint8), [size, size, 3])
     return image, features[SOURCE]
 
 
