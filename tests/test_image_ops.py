@@ -39,6 +39,30 @@ def test_square_input_equals_plain_resize():
     np.testing.assert_array_equal(ours.numpy(), plain.numpy())
 
 
+@pytest.mark.parametrize("method", ["nearest", "bilinear", "bicubic", "area"])
+def test_an_image_at_the_size_is_cropped_not_resized(method, monkeypatch):
+    pixels = random_pixels(24, 40)
+    expected = image_ops.resize_and_center_crop(tf.constant(pixels), 24, method).numpy()
+    np.testing.assert_array_equal(expected, pixels[:, 8:32])  # what a resize at scale 1 gives
+
+    def no_resize(*args, **kwargs):
+        raise AssertionError("resized an image whose shorter side is already the size")
+
+    monkeypatch.setattr(tf.image, "resize", no_resize)
+    np.testing.assert_array_equal(
+        image_ops.resize_and_center_crop(tf.constant(pixels), 24, method).numpy(), expected
+    )
+    with pytest.raises(AssertionError, match="resized an image"):  # other sizes still resize
+        image_ops.resize_and_center_crop(tf.constant(pixels), 12, method)
+
+
+def test_png_is_written_at_the_fast_zlib_level():
+    png = image_ops.encode_png(image_ops.to_unit_range(random_pixels(16, 16))).numpy()
+    idat = png.index(b"IDAT") + 4
+    # The zlib header's FLEVEL bits (top two of its second byte): 0 = fastest (levels 0-1).
+    assert png[idat] & 0x0F == 8 and png[idat + 1] >> 6 == 0
+
+
 def test_unit_range_round_trip_and_bounds():
     pixels = tf.constant(np.arange(256, dtype=np.uint8).reshape(16, 16, 1))
     unit = image_ops.to_unit_range(pixels)
