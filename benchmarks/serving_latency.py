@@ -7,8 +7,10 @@ The model is the preset trained by fit() for --train-steps steps on real horse2z
 preprocessed once as Preprocess would, cached under runs/bench/) and exported as the Trainer
 exports it, both afresh in each run, so that the model is the code's as it is now. Requests are
 horse2zebra testA JPEGs: translate_a_to_b takes their bytes and returns PNGs (decode, resize,
-translate, encode); translate_a_to_b_float takes the same images preprocessed beforehand and
-returns floats (the generator alone). Batch 1 and 8, each request different images, and every
+translate, encode), once as the files are (256 px) and once as a client that resizes before
+sending would send them (the preprocessed images as JPEG, quality 95, at the model's size);
+translate_a_to_b_float takes the same images preprocessed beforehand and returns floats (the
+generator alone). Batch 1 and 8, each request different images, and every
 round sends one request of each case in a random order, after warm-up rounds. Prints each
 case's request latency p50 and p95 and the signature's overhead over the generator, and, timed
 the same way, the parts of that overhead alone: decoding the JPEG (no bytes signature can skip
@@ -81,14 +83,14 @@ def main(argv=None) -> None:
         Path(path).read_bytes()
         for path in sorted(glob.glob(os.path.join(DEFAULT_DATA, "testA", "*.jpg")))
     ]
-    floats = tf.stack(
-        [
-            image_ops.to_unit_range(
-                image_ops.preprocess(tf.constant(jpeg), config.crop_size, config.resize_method)
-            )
-            for jpeg in jpegs
-        ]
-    )
+    pixels = [
+        image_ops.preprocess(tf.constant(jpeg), config.crop_size, config.resize_method)
+        for jpeg in jpegs
+    ]
+    floats = tf.stack([image_ops.to_unit_range(image) for image in pixels])
+    # What a client that resizes before sending (to save bandwidth) sends: JPEGs at the size.
+    jpegs_at_size = [tf.io.encode_jpeg(image, quality=95).numpy() for image in pixels]
+    requests = {"bytes": jpegs, "bytes at size": jpegs_at_size}
     print(
         f"{args.preset} preset at {config.crop_size} px, trained {args.train_steps} steps "
         f"on horse2zebra; {len(jpegs)} testA JPEGs; {args.requests} timed requests per "
@@ -115,8 +117,9 @@ def main(argv=None) -> None:
     def request(kind: str, batch: int, index: int) -> float:
         """Seconds from sending request `index` to holding its answer as bytes/numpy."""
         picks = [(index * batch + offset) % len(jpegs) for offset in range(batch)]
-        if kind == "bytes":
-            call = functools.partial(by_bytes, image_bytes=tf.constant([jpegs[i] for i in picks]))
+        if kind in requests:
+            encoded = tf.constant([requests[kind][i] for i in picks])
+            call = functools.partial(by_bytes, image_bytes=encoded)
         elif kind == "generator":
             call = functools.partial(by_float, images=tf.gather(floats, picks))
         else:
@@ -125,7 +128,7 @@ def main(argv=None) -> None:
         next(iter(call().values())).numpy()
         return time.perf_counter() - start
 
-    cases = [(kind, batch) for batch in BATCHES for kind in ("bytes", "generator")] + [
+    cases = [(kind, batch) for batch in BATCHES for kind in ("generator", *requests)] + [
         (part, 1) for part in parts
     ]
     latencies = {case: [] for case in cases}
@@ -135,17 +138,18 @@ def main(argv=None) -> None:
             if round_ >= WARM_UP_ROUNDS:
                 latencies[case].append(seconds * 1000)
 
-    print(
-        f"\n{'batch':>5}{'bytes p50':>11}{'bytes p95':>11}{'generator p50':>15}"
-        f"{'generator p95':>15}{'overhead p50':>14}"
-    )
+    labels = {
+        "generator": "generator alone",
+        "bytes": "JPEG files as stored",
+        "bytes at size": f"JPEGs at {config.crop_size} px",
+    }
+    print(f"\n{'batch':>5}  {'request':<22}{'p50':>8}{'p95':>8}{'overhead p50':>14}")
     for batch in BATCHES:
-        bytes_p = np.percentile(latencies["bytes", batch], [50, 95])
-        generator_p = np.percentile(latencies["generator", batch], [50, 95])
-        print(
-            f"{batch:>5}{bytes_p[0]:>11.2f}{bytes_p[1]:>11.2f}{generator_p[0]:>15.2f}"
-            f"{generator_p[1]:>15.2f}{bytes_p[0] / generator_p[0] - 1:>14.1%}"
-        )
+        generator_p50 = np.percentile(latencies["generator", batch], 50)
+        for kind, label in labels.items():
+            p50, p95 = np.percentile(latencies[kind, batch], [50, 95])
+            overhead = "-" if kind == "generator" else f"{p50 / generator_p50 - 1:.1%}"
+            print(f"{batch:>5}  {label:<22}{p50:>8.2f}{p95:>8.2f}{overhead:>14}")
     print(
         "(request latency in ms; the overhead is the bytes signature's p50 over the "
         "generator's; goal at batch 1: <= 10%)"
