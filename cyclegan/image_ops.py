@@ -62,8 +62,8 @@ def preprocess(encoded: tf.Tensor, size: int, method: str) -> tf.Tensor:
     return resize_and_center_crop(decode_rgb(encoded), size, method)
 
 
-# zlib level 1, not the default 6: on translated photos 1.4x (64 px) to 3x (256 px) faster to
-# encode, for 2-4% more bytes (`python -m benchmarks serving_latency` prints both).
+# zlib level 1, not the default 6: on photos 1.35x (64 px) to 3x (256 px) faster to encode, for
+# 2-3% more bytes (`python -m benchmarks serving_latency [--preset tutorial]` prints both).
 PNG_COMPRESSION = 1
 
 
