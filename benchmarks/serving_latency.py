@@ -147,9 +147,9 @@ def main(argv=None) -> None:
     for batch in BATCHES:
         generator_p50 = np.percentile(latencies["generator", batch], 50)
         for kind, label in labels.items():
-            p50, p95 = np.percentile(latencies[kind, batch], [50, 95])
-            overhead = "-" if kind == "generator" else f"{p50 / generator_p50 - 1:.1%}"
-            print(f"{batch:>5}  {label:<22}{p50:>8.2f}{p95:>8.2f}{overhead:>14}")
+            median, p95 = np.percentile(latencies[kind, batch], [50, 95])
+            overhead = "-" if kind == "generator" else f"{median / generator_p50 - 1:.1%}"
+            print(f"{batch:>5}  {label:<22}{median:>8.2f}{p95:>8.2f}{overhead:>14}")
     print(
         "(request latency in ms; the overhead is the bytes signature's p50 over the "
         "generator's; goal at batch 1: <= 10%)"
