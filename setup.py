@@ -1,18 +1,26 @@
 """The CycleGAN TFX pipeline as an installable package.
 
-Dependencies are pinned in requirements/requirements.lock (see the Makefile for why they are
-installed from the lock with --no-deps rather than resolved by pip); install_requires names
-only the direct ones, loosely, so `pip install .` into a prepared environment never fights
-the lock.
+Dependencies are pinned, with hashes, in requirements/requirements.lock (see the Makefile for
+why they are installed from the lock with --no-deps rather than resolved by pip);
+install_requires names only the direct ones, loosely, so `pip install .` into a prepared
+environment never fights the lock.
 """
 
+import os
+import runpy
+
 from setuptools import find_packages, setup
+
+# The project's one Python range is stated in cyclegan/entry.py (standard library only).
+ENTRY = runpy.run_path(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "cyclegan", "entry.py")
+)
 
 setup(
     name="cyclegan-tfx",
     version="0.1.0",
     description="Train and serve unpaired image-to-image translation (CycleGAN) on TFX",
-    python_requires=">=3.10,<3.12",
+    python_requires=ENTRY["PYTHON_REQUIRES"],
     packages=find_packages(
         include=[
             "cyclegan",
@@ -35,6 +43,8 @@ setup(
         "kfp",
         "pillow",
         "tensorboard",
+        "matplotlib",
+        "tqdm",
     ],
     entry_points={
         "console_scripts": [

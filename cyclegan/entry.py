@@ -21,9 +21,43 @@ class DataError(ValueError):
     """The input data cannot be used; the message says what and where."""
 
 
-# TFX 1.21 installs on these Pythons only (the Makefile checks the same before installing).
-OLDEST_PYTHON, NEWEST_PYTHON = (3, 9), (3, 11)
+# The one Python range of the project, checked here only: by the Makefile before it creates
+# .venv (`python cyclegan/entry.py`), by setup.py's python_requires and by the runners at
+# start. TFX 1.21 supports 3.9-3.11; packages the lock pins (numpy 2.4, scipy 1.17, keras 3,
+# ...) need 3.11.
+PYTHON_VERSION = (3, 11)
+PYTHON_REQUIRES = ">={0}.{1},<{0}.{2}".format(*PYTHON_VERSION, PYTHON_VERSION[1] + 1)
 STACK = ("tensorflow", "tfx", "apache_beam")
+
+
+def _version_text(version: Sequence[int]) -> str:
+    return ".".join(map(str, version))
+
+
+def python_problem(
+    version: Sequence[int] = tuple(sys.version_info[:3]), then: str = "..."
+) -> Optional[str]:
+    """Why this Python is outside the project's range, with `make PYTHON=... <then>` to type
+    instead; None if it is in range."""
+    if tuple(version[:2]) == PYTHON_VERSION:
+        return None
+    wanted = _version_text(PYTHON_VERSION)
+    return (
+        f"the locked TFX 1.21 stack needs Python {wanted}; this is Python "
+        f"{_version_text(version)}. Install Python {wanted} (Debian 12's own python3 is "
+        f"{wanted}), then run: make PYTHON=python{wanted} {then}"
+    )
+
+
+def venv_problem() -> Optional[str]:
+    """Why `python -m venv` cannot make an environment with pip here, or None. Debian and
+    Ubuntu ship venv's pip bootstrap (ensurepip) in a package of its own."""
+    if importlib.util.find_spec("ensurepip") is None or importlib.util.find_spec("venv") is None:
+        return (
+            f"{sys.executable} cannot create virtual environments (no ensurepip); install "
+            f"it with: apt-get install python3-venv"
+        )
+    return None
 
 
 def stack_problem(
@@ -32,13 +66,9 @@ def stack_problem(
     """Why this Python cannot run `entry_point`, with the command to type instead; None if it
     can. Looks the packages up without importing them, so it answers at once."""
     command = " ".join(shlex.quote(arg) for arg in [".venv/bin/python", entry_point, *argv])
-    oldest, newest = (".".join(map(str, v)) for v in (OLDEST_PYTHON, NEWEST_PYTHON))
-    if not OLDEST_PYTHON <= tuple(version[:2]) <= NEWEST_PYTHON:
-        return (
-            f"{entry_point} needs Python {oldest}-{newest} (TFX 1.21); this is Python "
-            f"{'.'.join(map(str, version))}. Install Python {newest}, then run:\n"
-            f"  make PYTHON=python{newest} install && {command}"
-        )
+    problem = python_problem(version, then=f"install && {command}")
+    if problem:
+        return f"{entry_point}: {problem}"
     missing = [name for name in STACK if importlib.util.find_spec(name) is None]
     if missing:
         return (
@@ -76,3 +106,14 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         if "default" in text or action.default in (None, [], False, argparse.SUPPRESS):
             return text
         return text + " (default: %(default)s)"
+
+
+if __name__ == "__main__":
+    # The Makefile's check of the Python it is given, before it creates .venv; with
+    # --python-version, the version `make lock` resolves for.
+    if sys.argv[1:] == ["--python-version"]:
+        sys.exit(print(_version_text(PYTHON_VERSION)))
+    problem = python_problem() or venv_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+    sys.exit(2 if problem else 0)

@@ -13,14 +13,32 @@ from cyclegan import entry
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.mark.parametrize("version", [(3, 8, 18), (3, 12, 1)])
+@pytest.mark.parametrize("version", [(3, 10, 13), (3, 12, 1)])
 def test_unsupported_python_gets_the_command_to_run(version):
     problem = entry.stack_problem("local_runner.py", ["--data", "my data"], version=version)
-    assert (
-        f"needs Python 3.9-3.11 (TFX 1.21); this is Python {'.'.join(map(str, version))}" in problem
+    assert problem.startswith(
+        "local_runner.py: the locked TFX 1.21 stack needs Python 3.11; this is Python "
+        f"{'.'.join(map(str, version))}."
     )
     assert problem.endswith(
         "make PYTHON=python3.11 install && .venv/bin/python local_runner.py --data 'my data'"
+    )
+
+
+def test_the_makefile_check_accepts_this_python_and_names_the_apt_package(monkeypatch):
+    """`python cyclegan/entry.py` is what the Makefile runs before it creates .venv."""
+    result = subprocess.run(
+        [sys.executable, os.path.join("cyclegan", "entry.py")], cwd=REPO, capture_output=True
+    )
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert entry.python_problem((3, 11, 2)) is None  # Debian 12's own
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "ensurepip" else find_spec(name)
+    )
+    assert entry.venv_problem().endswith(
+        "cannot create virtual environments (no ensurepip); install it with: "
+        "apt-get install python3-venv"
     )
 
 
