@@ -62,6 +62,9 @@ def main(argv=None) -> int:
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * args.cpu_replicas
         )
+    from cyclegan import distribute
+
+    logger.info(distribute.visible_devices_line(args.cpu_replicas))
 
     from tfx import v1 as tfx
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Dict
+from typing import Dict, List, Mapping, Sequence
 
 import tensorflow as tf
 
@@ -38,6 +38,43 @@ def choose_strategy() -> tf.distribute.Strategy:
     if tf.config.list_logical_devices("GPU"):
         return tf.distribute.MirroredStrategy()
     return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
+
+
+GPU_HINT = (
+    "on a machine with an NVIDIA driver, `make install GPU=1` adds the locked CUDA libraries "
+    "to .venv; on Kubeflow, kubeflow_runner.py --gpu-image runs the Trainer in the GPU image"
+)
+
+
+def devices_line(gpus: Sequence[Mapping[str, object]], cpu_cores: int, cpu_replicas: int) -> str:
+    """One line naming the devices training runs on. `gpus`: TF's details of each visible GPU
+    (`device_name`, `compute_capability`), in order."""
+    if not gpus:
+        replicas = f", {cpu_replicas} replicas" if cpu_replicas > 1 else ""
+        return (
+            f"No GPU visible: training on the CPU ({cpu_cores} cores{replicas}); "
+            f"to use GPUs: {GPU_HINT}"
+        )
+    names: List[str] = []
+    for index, details in enumerate(gpus):
+        name = str(details.get("device_name") or "unnamed")
+        capability = details.get("compute_capability")
+        if capability:
+            name += f", compute capability {'.'.join(map(str, capability))}"
+        names.append(f"GPU:{index} ({name})")
+    plural = "s" if len(gpus) > 1 else ""
+    return f"Training on {len(gpus)} GPU{plural}: {', '.join(names)}"
+
+
+def visible_devices_line(cpu_replicas: int = 1) -> str:
+    """devices_line() for this process, as TensorFlow sees it. Reads the physical devices
+    only: it does not start TF's runtime, which MultiWorkerMirroredStrategy must configure."""
+    gpus = [
+        tf.config.experimental.get_device_details(gpu)
+        for gpu in tf.config.list_physical_devices("GPU")
+    ]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return devices_line(gpus, cores or 1, cpu_replicas)
 
 
 def worker_role() -> tuple[bool, str]:

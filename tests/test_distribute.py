@@ -123,3 +123,27 @@ def test_worker_roles_from_tf_config(monkeypatch):
     ]:
         monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": task}))
         assert distribute.worker_role()[0] is expected, (cluster, task)
+
+
+def test_the_devices_line_names_the_gpus_or_says_how_to_get_them():
+    a100 = {"device_name": "NVIDIA A100-SXM4-40GB", "compute_capability": (8, 0)}
+    assert distribute.devices_line([a100, a100], cpu_cores=16, cpu_replicas=1) == (
+        "Training on 2 GPUs: GPU:0 (NVIDIA A100-SXM4-40GB, compute capability 8.0), "
+        "GPU:1 (NVIDIA A100-SXM4-40GB, compute capability 8.0)"
+    )
+    assert distribute.devices_line([{}], 2, 1) == "Training on 1 GPU: GPU:0 (unnamed)"
+    line = distribute.devices_line([], cpu_cores=2, cpu_replicas=2)
+    assert line.startswith("No GPU visible: training on the CPU (2 cores, 2 replicas); to use GPUs")
+    assert "make install GPU=1" in line and "--gpu-image" in line
+
+
+def test_the_devices_line_reads_what_tensorflow_sees(monkeypatch):
+    fake_gpus = [tf.config.PhysicalDevice("/physical_device:GPU:0", "GPU")]
+    details = {"device_name": "Tesla T4", "compute_capability": (7, 5)}
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind: fake_gpus)
+    monkeypatch.setattr(tf.config.experimental, "get_device_details", lambda gpu: details)
+    assert distribute.visible_devices_line() == (
+        "Training on 1 GPU: GPU:0 (Tesla T4, compute capability 7.5)"
+    )
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind: [])
+    assert distribute.visible_devices_line().startswith("No GPU visible: training on the CPU (")

@@ -39,6 +39,7 @@ def checkpoint_dir(checkpoint_root: str, config: Config, train_files, eval_files
 
 def run_fn(fn_args: FnArgs) -> None:
     config = Config.from_dict(fn_args.custom_config[CONFIG_KEY])
+    logger.info(distribute.visible_devices_line())
     logger.info("CycleGAN config (* = differs from the tutorial's recipe):\n%s", config.describe())
     # The pipeline sets train splits (trainA, trainB) and eval splits (testA, testB), in the
     # contract's order; FnArgs keeps that order.
