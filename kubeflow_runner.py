@@ -3,13 +3,15 @@ default) or Vertex AI Pipelines (--target vertex), and with --endpoint also uplo
 KFP API and starts a run.
 
     python kubeflow_runner.py --image REGISTRY/cyclegan-tfx:TAG \\
+        --gpu-image REGISTRY/cyclegan-tfx-gpu:TAG \\
         --pipeline-root gs://BUCKET/cyclegan --data gs://BUCKET/horse2zebra \\
         --gpu-type nvidia.com/gpu --gpu-count 1 --cpu Preprocess=4 --memory Trainer=32G
 
 Writes <output>.json (a PipelineJob, what Vertex AI takes) and <output>.yaml (the pipeline
-spec, what KFP takes). User code is referenced by dotted path and runs from the image (see
-Dockerfile); nothing is uploaded at compile time. What the target cannot run is refused
-before compiling, with the alternative.
+spec, what KFP takes). User code is referenced by dotted path and runs from the images (see
+Dockerfile: the Trainer runs in the GPU image, every other step in the CPU image); nothing is
+uploaded at compile time. What the target cannot run is refused before compiling, with the
+alternative.
 """
 
 from __future__ import annotations
@@ -48,8 +50,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--image",
         required=True,
-        help="container image with this package installed (build it with "
-        "`make image`); every component runs in it",
+        help="the CPU container image with this package installed (`make image` builds it); "
+        "every step but the Trainer runs in it, and the Trainer too without --gpu-image",
+    )
+    parser.add_argument(
+        "--gpu-image",
+        default=None,
+        help="the Trainer's image: the CPU image plus the CUDA libraries (`make image` "
+        "builds both); needed with --gpu-type",
     )
     parser.add_argument(
         "--pipeline-root",
@@ -194,7 +202,7 @@ def vertex_training(args: argparse.Namespace):
     machine = {"machine_type": args.machine_type}
     if args.gpu_type:
         machine.update(accelerator_type=args.gpu_type, accelerator_count=args.gpu_count)
-    pool = {"machine_spec": machine, "container_spec": {"image_uri": args.image}}
+    pool = {"machine_spec": machine, "container_spec": {"image_uri": args.gpu_image or args.image}}
     return {
         "project": args.vertex_project,
         "region": args.vertex_region,
@@ -263,6 +271,7 @@ def main(argv=None) -> int:
         args.target,
         workers=args.workers,
         gpu_type=args.gpu_type,
+        gpu_image=args.gpu_image,
         gpu_count=args.gpu_count,
         batch_size=config.batch_size,
         vertex_flags=bool(args.vertex_project or args.vertex_region),
@@ -281,6 +290,7 @@ def main(argv=None) -> int:
     data = data_source.parse(args.data, args.tfds_data_dir, local=False)
     serving_dir = args.serving_dir or os.path.join(args.pipeline_root, "serving", args.model_name)
     resources = resource_specs(args, data.example_gen_id)
+    images = kubeflow_targets.step_images(args.image, args.gpu_image)
     pipeline = create_pipeline(
         pipeline_name=args.pipeline_name,
         pipeline_root=args.pipeline_root,
@@ -295,7 +305,7 @@ def main(argv=None) -> int:
     )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
-            default_image=args.image, use_pipeline_spec_2_1=True
+            default_image=dict(images), use_pipeline_spec_2_1=True
         ),
         output_dir=output_dir,
         output_filename=output_name,
@@ -306,7 +316,7 @@ def main(argv=None) -> int:
     problems = kubeflow_targets.spec_problems(
         spec,
         args.target,
-        args.image,
+        images,
         forbidden_paths=[
             os.path.dirname(os.path.abspath(module.__file__)) for module in (components, cli)
         ],
@@ -317,11 +327,12 @@ def main(argv=None) -> int:
         )
     logger.info(
         "Wrote %s (Vertex AI PipelineJob) and %s (KFP pipeline spec) for %s: image %s, "
-        "preset %s, pushes to %s",
+        "Trainer image %s, preset %s, pushes to %s",
         job_path,
         spec_path,
         args.target,
         args.image,
+        images[kubeflow_targets.TRAINER],
         args.preset,
         serving_dir,
     )

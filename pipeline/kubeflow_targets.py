@@ -12,7 +12,7 @@ compiled pipeline spec after.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Mapping
 
 KFP, VERTEX = "kfp", "vertex"
 TARGETS = (KFP, VERTEX)
@@ -22,8 +22,19 @@ EXECUTOR_KINDS = {
 }
 # An executor class that starts a Vertex training job: needs Vertex AI's API.
 VERTEX_ONLY_EXECUTOR = "google_cloud_ai_platform"
+# The Trainer runs in the GPU image (the CPU image plus CUDA); every other step, none of which
+# uses a GPU, in the CPU image. The key for "every other step" is TFX's own
+# (KubeflowV2DagRunnerConfig's default_image map).
+TRAINER = "Trainer"
+OTHER_STEPS = "default_image_path"
 _KUBERNETES_RESOURCE = re.compile(r"[a-z0-9.-]+/[a-z0-9._-]+")
 _VERTEX_ACCELERATOR = re.compile(r"[A-Z][A-Z0-9_]+")
+
+
+def step_images(image: str, gpu_image: str | None) -> Dict[str, str]:
+    """Which image each step runs in: the Trainer in `gpu_image` (when given), the rest in
+    `image`; in the form KubeflowV2DagRunnerConfig(default_image=...) takes."""
+    return {OTHER_STEPS: image, TRAINER: gpu_image or image}
 
 
 def flag_problems(
@@ -31,6 +42,7 @@ def flag_problems(
     *,
     workers: int,
     gpu_type: str | None,
+    gpu_image: str | None,
     gpu_count: int,
     batch_size: int,
     vertex_flags: bool,
@@ -67,6 +79,12 @@ def flag_problems(
                 "written PipelineJob JSON, e.g. google.cloud.aiplatform.PipelineJob("
                 "template_path=..., pipeline_root=...).submit()"
             )
+    if gpu_type and not gpu_image:
+        problems.append(
+            f"--gpu-type {gpu_type} trains on GPU nodes, which needs the Trainer's GPU image "
+            "(the CPU image plus CUDA): add --gpu-image REGISTRY/cyclegan-tfx-gpu:TAG "
+            "(`make image` builds both)"
+        )
     if gpu_type and gpu_count < 1:
         problems.append(f"--gpu-count must be >= 1 with --gpu-type, got {gpu_count}")
     replicas = workers * (gpu_count if gpu_type else 1)
@@ -91,10 +109,14 @@ def _strings(value: Any) -> Iterable[str]:
 
 
 def spec_problems(
-    pipeline_spec: Dict[str, Any], target: str, image: str, forbidden_paths: Iterable[str] = ()
+    pipeline_spec: Dict[str, Any],
+    target: str,
+    images: Mapping[str, str],
+    forbidden_paths: Iterable[str] = (),
 ) -> List[str]:
     """Why a compiled pipeline spec (the `pipelineSpec` dict) would be refused on the target,
-    or would run code other than the image's: the rules the KFP backend applies, and ours."""
+    or would run code other than the images' (`images` from step_images()): the rules the KFP
+    backend applies, and ours."""
     problems = []
     executors = pipeline_spec["deploymentSpec"]["executors"]
     for name, executor in sorted(executors.items()):
@@ -104,6 +126,8 @@ def spec_problems(
         container = executor.get("container")
         if container is None:
             continue
+        step = name.removesuffix("_executor")
+        image = images.get(step, images[OTHER_STEPS])
         if container.get("image") != image:
             problems.append(f"{name}: runs image {container.get('image')!r}, not {image!r}")
         if target == KFP and any(VERTEX_ONLY_EXECUTOR in arg for arg in container["args"]):

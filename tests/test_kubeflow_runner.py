@@ -20,14 +20,16 @@ import kubeflow_runner
 from pipeline import kubeflow_targets
 
 IMAGE = "registry.example/cyclegan-tfx:1.0"
+GPU_IMAGE = "registry.example/cyclegan-tfx-gpu:1.0"
+IMAGES = kubeflow_targets.step_images(IMAGE, GPU_IMAGE)
 ROOT = "gs://bucket/pipelines"
 
 
-def _compile(tmp_path, *flags):
+def _compile(tmp_path, *flags, images=("--image", IMAGE, "--gpu-image", GPU_IMAGE)):
     output = tmp_path / "spec.json"
     assert (
         kubeflow_runner.main(
-            ["--image", IMAGE, "--pipeline-root", ROOT, "--output-file", str(output), *flags]
+            [*images, "--pipeline-root", ROOT, "--output-file", str(output), *flags]
         )
         == 0
     )
@@ -96,8 +98,11 @@ def test_spec_holds_only_what_the_target_runs(tmp_path, preset, data, example_ge
         "Evaluator",
         "Pusher",
     }
-    assert all(c.image == IMAGE for c in containers.values())
-    assert kubeflow_targets.spec_problems(job["pipelineSpec"], target, IMAGE) == []
+    # The Trainer in the GPU image; the data steps, classifier, Evaluator and Pusher without CUDA.
+    assert {name: c.image for name, c in containers.items()} == {
+        name: GPU_IMAGE if name == "Trainer" else IMAGE for name in containers
+    }
+    assert kubeflow_targets.spec_problems(job["pipelineSpec"], target, IMAGES) == []
 
     trainer = containers["Trainer"].resources  # two GPUs in one pod: MirroredStrategy
     assert (trainer.accelerator.resource_type, trainer.accelerator.resource_count) == (
@@ -133,20 +138,22 @@ def test_static_check_names_what_the_backend_would_refuse(tmp_path):
     executors = spec["deploymentSpec"]["executors"]
     executors["model_resolver_executor"] = {"resolver": {"outputArtifactQueries": {}}}
     executors["Pusher_executor"]["container"]["image"] = "someone-else/image:1"
+    executors["Evaluator_executor"]["container"]["image"] = GPU_IMAGE  # CUDA where none is used
     trainer_args = executors["Trainer_executor"]["container"]["args"]
     trainer_args[trainer_args.index("--executor_class_path") + 1] = (
         "tfx.extensions.google_cloud_ai_platform.trainer.executor.GenericExecutor"
     )
     executors["Evaluator_executor"]["container"]["args"].append("/home/me/repo/components/x.py")
-    problems = kubeflow_targets.spec_problems(spec, "kfp", IMAGE, ["/home/me/repo/components"])
-    assert len(problems) == 4, problems
+    problems = kubeflow_targets.spec_problems(spec, "kfp", IMAGES, ["/home/me/repo/components"])
+    assert len(problems) == 5, problems
     assert "model_resolver_executor: resolver executors cannot run on kfp" in problems
     assert any("Pusher_executor: runs image 'someone-else/image:1'" in p for p in problems)
+    assert f"Evaluator_executor: runs image {GPU_IMAGE!r}, not {IMAGE!r}" in problems
     assert any("Trainer_executor: starts a Vertex AI training job" in p for p in problems)
     assert any("path of this machine: /home/me/repo/components" in p for p in problems)
     # Vertex runs resolvers and its own training jobs; the foreign image stays a problem.
-    problems = kubeflow_targets.spec_problems(spec, "vertex", IMAGE)
-    assert len(problems) == 2 and any("accelerator 'nvidia.com/gpu'" in p for p in problems)
+    problems = kubeflow_targets.spec_problems(spec, "vertex", IMAGES)
+    assert len(problems) == 3 and any("accelerator 'nvidia.com/gpu'" in p for p in problems)
 
 
 def test_the_image_entrypoint_can_import_every_executor(tmp_path):
@@ -178,7 +185,7 @@ def test_multi_worker_training_runs_as_a_vertex_job(tmp_path):
         "--set",
         "batch_size=3",
     )
-    assert kubeflow_targets.spec_problems(job["pipelineSpec"], "vertex", IMAGE) == []
+    assert kubeflow_targets.spec_problems(job["pipelineSpec"], "vertex", IMAGES) == []
     args = list(containers["Trainer"].args)
     assert "google_cloud_ai_platform" in args[args.index("--executor_class_path") + 1]
     config = json.loads(
@@ -186,10 +193,17 @@ def test_multi_worker_training_runs_as_a_vertex_job(tmp_path):
     )
     pools = config["ai_platform_training_args"]["worker_pool_specs"]
     assert [pool["replica_count"] for pool in pools] == [1, 2]
-    assert all(pool["container_spec"]["image_uri"] == IMAGE for pool in pools)
+    assert all(pool["container_spec"]["image_uri"] == GPU_IMAGE for pool in pools)
     assert pools[0]["machine_spec"]["accelerator_type"] == "NVIDIA_TESLA_T4"
     assert config["ai_platform_vertex_region"] == "us-central1"
     assert config["ai_platform_enable_vertex"] is True
+
+
+def test_one_image_for_every_step_without_gpus(tmp_path):
+    job, _, _, containers, _ = _compile(tmp_path, images=("--image", IMAGE))
+    assert {c.image for c in containers.values()} == {IMAGE}
+    images = kubeflow_targets.step_images(IMAGE, None)
+    assert kubeflow_targets.spec_problems(job["pipelineSpec"], "kfp", images) == []
 
 
 def test_endpoint_uploads_and_starts_a_run(tmp_path, monkeypatch):
@@ -225,7 +239,15 @@ def test_endpoint_uploads_and_starts_a_run(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--gpu-type", "nvidia.com/gpu", "--gpu-count", "0"], "--gpu-count must be >= 1"),
+        (
+            ["--gpu-type", "nvidia.com/gpu", "--gpu-count", "0", "--gpu-image", GPU_IMAGE],
+            "--gpu-count must be >= 1",
+        ),
+        (
+            ["--gpu-type", "nvidia.com/gpu"],
+            "--gpu-type nvidia.com/gpu trains on GPU nodes, which needs the Trainer's GPU "
+            "image .*add --gpu-image",
+        ),
         (["--cpu", "Transformer=2"], "unknown component 'Transformer'"),
         (["--cpu", "Trainer"], "COMPONENT=VALUE"),
         (["--memory", "Trainer=lots"], "memory size 'lots'"),
@@ -241,13 +263,16 @@ def test_endpoint_uploads_and_starts_a_run(tmp_path, monkeypatch):
         ),
         (["--vertex-project", "p"], "--vertex-project/--vertex-region are for --target vertex"),
         (
-            ["--gpu-type", "NVIDIA_TESLA_T4"],
+            ["--gpu-type", "NVIDIA_TESLA_T4", "--gpu-image", GPU_IMAGE],
             "Kubeflow Pipelines takes the Kubernetes resource name",
         ),
-        (["--target", "vertex", "--gpu-type", "nvidia.com/gpu"], "Vertex AI takes an accelerator"),
+        (
+            ["--target", "vertex", "--gpu-type", "nvidia.com/gpu", "--gpu-image", GPU_IMAGE],
+            "Vertex AI takes an accelerator",
+        ),
         (["--target", "vertex", "--endpoint", "http://127.0.0.1:8080"], "aiplatform.PipelineJob"),
         (
-            ["--gpu-type", "nvidia.com/gpu", "--gpu-count", "4"],
+            ["--gpu-type", "nvidia.com/gpu", "--gpu-count", "4", "--gpu-image", GPU_IMAGE],
             "4 replicas .* need a batch_size that splits over them, got 1; use e.g. "
             "--set batch_size=4",
         ),
