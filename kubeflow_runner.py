@@ -17,19 +17,13 @@ alternative.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 import sys
-from typing import Dict, List
 
 import components
 from cyclegan import entry, logger
 from cyclegan.entry import UsageError
-from pipeline import cli, kubeflow_targets
-
-EXAMPLE_GEN_ALIAS = "ExampleGen"
-COMPONENT_IDS = ("Preprocess", "DomainClassifier", "Trainer", "Evaluator", "Pusher")
+from pipeline import cli, kubeflow_spec, kubeflow_targets
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -90,7 +84,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=[],
         metavar="COMPONENT=CPUS",
         help="CPU request (and limit) for a component, e.g. Preprocess=4; "
-        f"components: {EXAMPLE_GEN_ALIAS}, {', '.join(COMPONENT_IDS)}; "
+        f"components: {', '.join(kubeflow_spec.RESOURCE_COMPONENTS)}; "
         "repeatable",
     )
     parser.add_argument(
@@ -133,135 +127,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-_MEMORY_UNITS_GB = {
-    "": 1e-9,
-    "K": 1e-6,
-    "M": 1e-3,
-    "G": 1.0,
-    "T": 1e3,
-    "Ki": 2**10 / 1e9,
-    "Mi": 2**20 / 1e9,
-    "Gi": 2**30 / 1e9,
-    "Ti": 2**40 / 1e9,
-}
-
-
-def _memory_gb(text: str) -> float:
-    """'16G' -> 16.0, '512Mi' -> 0.537: Kubernetes quantities, in GB as ResourceSpec wants."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]i?)?", text.strip())
-    if not match:
-        raise UsageError(f"memory size {text!r}: use e.g. 512M, 16G, 16Gi")
-    return float(match.group(1)) * _MEMORY_UNITS_GB[match.group(2) or ""]
-
-
-def _assignments(values: List[str], flag: str, known: List[str]) -> Dict[str, str]:
-    result = {}
-    for value in values:
-        component, sep, amount = value.partition("=")
-        if not sep or not amount:
-            raise UsageError(f"{flag} takes COMPONENT=VALUE, got {value!r}")
-        if component not in known:
-            raise UsageError(
-                f"{flag}: unknown component {component!r}; choose from {', '.join(known)}"
-            )
-        result[component] = amount
-    return result
-
-
-def resource_specs(args: argparse.Namespace, example_gen_id: str):
-    """KFP ResourceSpecs per component id, from --cpu, --memory and the Trainer's GPUs."""
-    from kfp.pipeline_spec import pipeline_spec_pb2
-
-    known = [EXAMPLE_GEN_ALIAS, *COMPONENT_IDS]
-    cpus = _assignments(args.cpu, "--cpu", known)
-    memories = _assignments(args.memory, "--memory", known)
-    specs = {}
-    for component in known:
-        spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec()
-        if component in cpus:
-            spec.cpu_limit = spec.cpu_request = float(cpus[component])
-            spec.resource_cpu_limit = spec.resource_cpu_request = cpus[component]
-        if component in memories:
-            spec.memory_limit = spec.memory_request = _memory_gb(memories[component])
-            spec.resource_memory_limit = spec.resource_memory_request = memories[component]
-        if component == "Trainer" and args.gpu_type and args.workers == 1:
-            spec.accelerator.type = spec.accelerator.resource_type = args.gpu_type
-            spec.accelerator.count = args.gpu_count
-            spec.accelerator.resource_count = str(args.gpu_count)
-        if spec.ByteSize():
-            specs[example_gen_id if component == EXAMPLE_GEN_ALIAS else component] = spec
-    return specs
-
-
-def vertex_training(args: argparse.Namespace):
-    """Worker pool specs for a multi-worker Vertex training job, or None for one replica."""
-    if args.workers < 2:
-        return None
-    if not (args.vertex_project and args.vertex_region):
-        raise UsageError("--workers > 1 needs --vertex-project and --vertex-region")
-    machine = {"machine_type": args.machine_type}
-    if args.gpu_type:
-        machine.update(accelerator_type=args.gpu_type, accelerator_count=args.gpu_count)
-    pool = {"machine_spec": machine, "container_spec": {"image_uri": args.gpu_image or args.image}}
-    return {
-        "project": args.vertex_project,
-        "region": args.vertex_region,
-        "worker_pool_specs": [
-            dict(pool, replica_count=1),  # the chief
-            dict(pool, replica_count=args.workers - 1),
-        ],
-    }
-
-
-def runtime_defaults(pipeline) -> Dict[str, object]:
-    """Each RuntimeParameter of the pipeline's components, with its default value."""
-    from tfx.orchestration import data_types
-
-    return {
-        value.name: value.default
-        for component in pipeline.components
-        for value in component.exec_properties.values()
-        if isinstance(value, data_types.RuntimeParameter)
-    }
-
-
-def write_specs(job_path: str, resources, defaults: Dict[str, object]) -> tuple[str, dict]:
-    """Completes TFX's PipelineJob and writes the bare pipeline spec KFP's client takes;
-    returns that file's path and the spec.
-
-    TFX 1.21's compiler drops the platform config of a FileBasedExampleGen (its container is
-    built by a separate path), and it writes runtime parameters without their defaults; both
-    are filled in here, so a run started without arguments uses the compiled values. Its
-    component names also lack the KFP SDK's `comp-` prefix, which tools assume (kfp.local
-    cuts five characters off to name a task's output folder); it is added.
-    """
-    import yaml
-    from google.protobuf import json_format
-
-    with open(job_path) as file:
-        job = json.load(file)
-    spec = job["pipelineSpec"]
-    spec["components"] = {
-        f"comp-{name}": component for name, component in spec["components"].items()
-    }
-    for task in spec["root"]["dag"]["tasks"].values():
-        task["componentRef"]["name"] = f"comp-{task['componentRef']['name']}"
-    executors = spec["deploymentSpec"]["executors"]
-    for component, resource in resources.items():
-        container = executors[f"{component}_executor"]["container"]
-        container.setdefault("resources", json_format.MessageToDict(resource))
-    parameters = spec["root"].get("inputDefinitions", {}).get("parameters", {})
-    for name, default in defaults.items():
-        parameters[name]["defaultValue"] = default
-    job["runtimeConfig"].setdefault("parameterValues", {}).update(defaults)
-    with open(job_path, "w") as file:
-        json.dump(job, file, indent=2, sort_keys=True)
-    spec_path = os.path.splitext(job_path)[0] + ".yaml"
-    with open(spec_path, "w") as file:
-        yaml.safe_dump(spec, file, sort_keys=False)
-    return spec_path, spec
-
-
 @cli.reports_errors
 def main(argv=None) -> int:
     entry.require_stack("kubeflow_runner.py", argv)  # before anything imports TensorFlow
@@ -273,7 +138,7 @@ def main(argv=None) -> int:
         gpu_type=args.gpu_type,
         gpu_image=args.gpu_image,
         gpu_count=args.gpu_count,
-        batch_size=config.batch_size,
+        batch_size=config.train.batch_size,
         vertex_flags=bool(args.vertex_project or args.vertex_region),
         endpoint=args.endpoint,
     )
@@ -289,7 +154,9 @@ def main(argv=None) -> int:
 
     data = data_source.parse(args.data, args.tfds_data_dir, local=False)
     serving_dir = args.serving_dir or os.path.join(args.pipeline_root, "serving", args.model_name)
-    resources = resource_specs(args, data.example_gen_id)
+    resources = kubeflow_spec.resource_specs(
+        args.cpu, args.memory, args.gpu_type, args.gpu_count, args.workers, data.example_gen_id
+    )
     images = kubeflow_targets.step_images(args.image, args.gpu_image)
     pipeline = create_pipeline(
         pipeline_name=args.pipeline_name,
@@ -301,7 +168,15 @@ def main(argv=None) -> int:
         beam_pipeline_args=args.beam_args,
         platform_configs=resources,
         runtime_parameters=True,
-        vertex_training=vertex_training(args),
+        vertex_training=kubeflow_spec.vertex_training(
+            args.workers,
+            args.vertex_project,
+            args.vertex_region,
+            args.machine_type,
+            args.gpu_type,
+            args.gpu_count,
+            images[kubeflow_targets.TRAINER],
+        ),
     )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
@@ -312,7 +187,9 @@ def main(argv=None) -> int:
     )
     runner.run(pipeline, write_out=True)
     job_path = os.path.join(output_dir, output_name)
-    spec_path, spec = write_specs(job_path, resources, runtime_defaults(pipeline))
+    spec_path, spec = kubeflow_spec.write_specs(
+        job_path, resources, kubeflow_spec.runtime_defaults(pipeline)
+    )
     problems = kubeflow_targets.spec_problems(
         spec,
         args.target,

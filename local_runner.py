@@ -1,7 +1,7 @@
 """Runs the CycleGAN pipeline on this machine: LocalDagRunner, Beam DirectRunner, SQLite MLMD.
 
 python local_runner.py                        # built-in synthetic data, demo preset
-python local_runner.py --data ../shared/data/horse2zebra --preset tutorial
+python local_runner.py --data path/to/horse2zebra --preset tutorial
 python local_runner.py --data tfds:cycle_gan/horse2zebra
 """
 
@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 
+from cyclegan import config as config_lib
 from cyclegan import entry, logger
 from cyclegan.entry import UsageError
 from pipeline import cli
@@ -49,11 +50,11 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     config = cli.start(args)
 
-    if config.batch_size % args.cpu_replicas:
-        raise UsageError(
-            f"--cpu-replicas {args.cpu_replicas} needs a batch_size that splits "
-            f"over them, e.g. --set batch_size={args.cpu_replicas}"
-        )
+    problem = config_lib.batch_split_problem(
+        config.train.batch_size, args.cpu_replicas, f"--cpu-replicas {args.cpu_replicas}"
+    )
+    if problem:
+        raise UsageError(problem)
 
     import tensorflow as tf  # after prepare_process()
 
@@ -75,6 +76,9 @@ def main(argv=None) -> int:
     logger.info("Data: %s", data.check())  # fails fast, before any pipeline work
     output_dir = os.path.abspath(args.output_dir)
     cli.check_output_dir(output_dir)
+    init_from = config.train.init_from
+    if init_from and not tf.io.gfile.exists(init_from):
+        raise UsageError(f"train.init_from {init_from}: no such model or checkpoint")
     serving_base_dir = os.path.join(output_dir, "serving", args.model_name)
     metadata_path = os.path.join(output_dir, "metadata.sqlite")
     logger.info(

@@ -55,12 +55,13 @@ def bare_step(config, files, batches: int):
     from cyclegan import input_pipeline
     from cyclegan.model import CycleGan
 
-    dataset, _ = input_pipeline.train_dataset(
-        files["trainA"], files["trainB"], config, config.batch_size
+    counts = tuple(input_pipeline.count_records(files[split]) for split in ("trainA", "trainB"))
+    dataset = input_pipeline.train_dataset(
+        files["trainA"], files["trainB"], config, config.train.batch_size, counts
     )
     pairs = list(dataset.take(batches))
     model = CycleGan(config)
-    step = tf.function(lambda a, b: model.train_step(a, b, config.batch_size))
+    step = tf.function(lambda a, b: model.train_step(a, b, config.train.batch_size))
 
     def seconds(steps: int) -> float:
         start = time.perf_counter()
@@ -95,10 +96,10 @@ def main(argv=None) -> None:
 
     logger.setLevel(logging.WARNING)  # fit()'s progress lines would drown the figures
     config = preset(args.preset)
-    files = preprocessed(config.load_size, config.crop_size, config.resize_method)
+    files = preprocessed(config.data.load_size, config.data.crop_size, config.data.resize_method)
     print(
-        f"{args.preset} preset: {config.crop_size} px crops of {config.load_size} px "
-        f"horse2zebra, batch {config.batch_size}; {args.steps} steps timed per round, "
+        f"{args.preset} preset: {config.data.crop_size} px crops of {config.data.load_size} px "
+        f"horse2zebra, batch {config.train.batch_size}; {args.steps} steps timed per round, "
         f"{args.rounds} round(s)",
         flush=True,
     )

@@ -130,19 +130,23 @@ def run_pipeline(components: list, work: str, beam_args: List[str]) -> None:
 
 
 def preprocess_component(examples):
-    from components.preprocess.component import Preprocess
+    from cyclegan.config import DataConfig
+    from pipeline.pipeline import preprocess_step
 
-    return Preprocess(
-        examples=examples, load_size=LOAD_SIZE, crop_size=CROP_SIZE, resize_method=METHOD
-    )
+    data = DataConfig(load_size=LOAD_SIZE, crop_size=CROP_SIZE, resize_method=METHOD)
+    return preprocess_step(examples, data)
+
+
+def example_gen_component(data: str):
+    """The pipeline's own ExampleGen for a folder."""
+    from cyclegan.config import Config
+    from pipeline import data_source
+
+    return data_source.parse(data).example_gen(Config())
 
 
 def _example_gen(data: str, work: str, beam_args: List[str]) -> Callable[[], object]:
-    from components.image_example_gen import component as example_gen_component
-
-    return functools.partial(
-        run_pipeline, [example_gen_component.folder_example_gen(data)], work, beam_args
-    )
+    return functools.partial(run_pipeline, [example_gen_component(data)], work, beam_args)
 
 
 def _preprocess(examples_uri: str, work: str, beam_args: List[str]) -> Callable[[], object]:

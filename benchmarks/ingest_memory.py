@@ -16,7 +16,13 @@ import subprocess
 import sys
 import tempfile
 
-from benchmarks.ingest import DEFAULT_DATA, one_per_split, preprocess_component, run_pipeline
+from benchmarks.ingest import (
+    DEFAULT_DATA,
+    example_gen_component,
+    one_per_split,
+    preprocess_component,
+    run_pipeline,
+)
 from cyclegan import entry
 from pipeline import cli
 
@@ -41,12 +47,8 @@ def _subset(data: str, per_train_split: int, into: str) -> str:
 def _child(data: str, count: int) -> None:
     entry.prepare_process()
     cli.configure_logging(verbose=False)
-    from components.image_example_gen import component as example_gen_component
-
     with tempfile.TemporaryDirectory() as work:
-        example_gen = example_gen_component.folder_example_gen(
-            _subset(data, count, os.path.join(work, "data"))
-        )
+        example_gen = example_gen_component(_subset(data, count, os.path.join(work, "data")))
         run_pipeline(
             [example_gen, preprocess_component(example_gen.outputs["examples"])],
             os.path.join(work, "tfx"),

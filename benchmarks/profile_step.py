@@ -41,7 +41,7 @@ def build_step(which: str, size: int):
 
     config = preset("tutorial").replace(crop_size=size, load_size=size)
     model = CycleGan(config)
-    return tf.function(lambda a, b: model.train_step(a, b, config.batch_size))
+    return tf.function(lambda a, b: model.train_step(a, b, config.train.batch_size))
 
 
 def op_times(trace_dir: str, by: str = "type"):

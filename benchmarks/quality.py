@@ -33,23 +33,15 @@ def run_components(data: str, config, root: str) -> Tuple[str, str]:
     """ExampleGen, Preprocess and DomainClassifier as in the pipeline; their artifact dirs."""
     from tfx import v1 as tfx
 
-    from components.domain_classifier.component import DomainClassifier
-    from components.image_example_gen import component as example_gen_component
-    from components.preprocess.component import Preprocess
+    from pipeline import data_source
+    from pipeline.pipeline import data_steps
 
-    example_gen = example_gen_component.folder_example_gen(data)
-    preprocess = Preprocess(
-        examples=example_gen.outputs["examples"],
-        load_size=config.load_size,
-        crop_size=config.crop_size,
-        resize_method=config.resize_method,
-    )
-    classifier = DomainClassifier(examples=example_gen.outputs["examples"], config=config)
+    steps = data_steps(data_source.parse(data, None), config)
     tfx.orchestration.LocalDagRunner().run(
         tfx.dsl.Pipeline(
             pipeline_name="bench_quality",
             pipeline_root=root,
-            components=[example_gen, preprocess, classifier],
+            components=list(steps),
             metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
                 os.path.join(root, "metadata.sqlite")
             ),
@@ -110,8 +102,9 @@ def main(argv=None) -> None:
     entry.prepare_process()
     cli.configure_logging(verbose=False)
 
-    from components.domain_classifier import executor as classifier_executor
-    from cyclegan import data_contract, input_pipeline, metrics, train
+    from tfx.utils import path_utils
+
+    from cyclegan import data_contract, domain_classifier, input_pipeline, metrics, train
     from cyclegan.config import preset
     from cyclegan.model import CycleGan
 
@@ -124,11 +117,12 @@ def main(argv=None) -> None:
     preprocessed, classifier_dir = run_components(
         os.path.abspath(args.data), config, os.path.join(run_dir, "tfx")
     )
-    score, classifier = classifier_executor.load(classifier_dir)
+    score = domain_classifier.load(path_utils.serving_model_path(classifier_dir))
+    classifier = domain_classifier.read_report(classifier_dir)
     splits = {
         split: data_contract.split_files(preprocessed, split) for split in data_contract.SPLITS
     }
-    test = input_pipeline.read_test_set(splits["testA"], splits["testB"], config.crop_size)
+    test = input_pipeline.read_test_set(splits["testA"], splits["testB"], config.data.crop_size)
 
     def evaluate(model: CycleGan) -> Dict[str, float]:
         return metrics.evaluate(
@@ -161,12 +155,12 @@ def main(argv=None) -> None:
     )
     epoch_steps = (
         max(input_pipeline.count_records(splits[split]) for split in data_contract.TRAIN_SPLITS)
-        // config.batch_size
+        // config.train.batch_size
     )
     print(
         f"\nhorse2zebra, demo preset, {args.steps} steps (an epoch is {epoch_steps}); test "
         f"images: {len(test.sources_a)} horses, {len(test.sources_b)} zebras at "
-        f"{config.crop_size} px"
+        f"{config.data.crop_size} px"
     )
     print(
         f"domain classifier ({classifier['image_size']} px, {classifier['train_steps']} steps "

@@ -44,7 +44,7 @@ def trained_export(preset_name: str, train_steps: int, work_dir: str) -> str:
     from cyclegan.config import preset
 
     config = preset(preset_name)
-    files = preprocessed(config.load_size, config.crop_size, config.resize_method)
+    files = preprocessed(config.data.load_size, config.data.crop_size, config.data.resize_method)
     model = train.fit(
         config.replace(steps_per_epoch=train_steps, epochs=1, decay_epochs=0),
         files["trainA"],
@@ -84,7 +84,7 @@ def main(argv=None) -> None:
         for path in sorted(glob.glob(os.path.join(DEFAULT_DATA, "testA", "*.jpg")))
     ]
     pixels = [
-        image_ops.preprocess(tf.constant(jpeg), config.crop_size, config.resize_method)
+        image_ops.preprocess(tf.constant(jpeg), config.data.crop_size, config.data.resize_method)
         for jpeg in jpegs
     ]
     floats = tf.stack([image_ops.to_unit_range(image) for image in pixels])
@@ -92,14 +92,14 @@ def main(argv=None) -> None:
     jpegs_at_size = [tf.io.encode_jpeg(image, quality=95).numpy() for image in pixels]
     requests = {"bytes": jpegs, "bytes at size": jpegs_at_size}
     print(
-        f"{args.preset} preset at {config.crop_size} px, trained {args.train_steps} steps "
+        f"{args.preset} preset at {config.data.crop_size} px, trained {args.train_steps} steps "
         f"on horse2zebra; {len(jpegs)} testA JPEGs; {args.requests} timed requests per "
         f"case",
         flush=True,
     )
 
     # The bytes signature's own work on one image, each part alone, and an empty call.
-    size, method = config.crop_size, config.resize_method
+    size, method = config.data.crop_size, config.data.resize_method
     parts = {
         "decode": tf.function(lambda jpeg, image: {"out": image_ops.decode_rgb(jpeg)}),
         "decode+resize": tf.function(
@@ -141,7 +141,7 @@ def main(argv=None) -> None:
     labels = {
         "generator": "generator alone",
         "bytes": "JPEG files as stored",
-        "bytes at size": f"JPEGs at {config.crop_size} px",
+        "bytes at size": f"JPEGs at {config.data.crop_size} px",
     }
     print(f"\n{'batch':>5}  {'request':<22}{'p50':>8}{'p95':>8}{'overhead p50':>14}")
     for batch in BATCHES:

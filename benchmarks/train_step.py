@@ -38,7 +38,7 @@ def measure(size: int, steps: int, rounds: int):
 
     config = preset("tutorial").replace(crop_size=size, load_size=size)
     ours_model = CycleGan(config)
-    ours = tf.function(lambda a, b: ours_model.train_step(a, b, config.batch_size))
+    ours = tf.function(lambda a, b: ours_model.train_step(a, b, config.train.batch_size))
     tutorial = TutorialCycleGan(size).train_step
     real_a = tf.random.uniform([1, size, size, 3], -1, 1, seed=1)
     real_b = tf.random.uniform([1, size, size, 3], -1, 1, seed=2)

@@ -14,7 +14,9 @@ the cues that separate the domains (stripes, coats, scenery) are still plain, a 
 
 from __future__ import annotations
 
-from typing import Callable, Dict
+import json
+import os
+from typing import Any, Callable, Dict
 
 import tensorflow as tf
 import tf_keras as keras
@@ -125,6 +127,22 @@ def export(model: keras.Model, image_size: int, export_dir: str) -> str:
 def load(export_dir: str) -> Score:
     loaded = tf.saved_model.load(export_dir)  # the closure keeps it (and its variables) alive
     return lambda images: loaded.signatures[SIGNATURE](**{INPUT_KEY: images})[OUTPUT_KEY]
+
+
+REPORT_FILE = "domain_classifier.json"
+
+
+def write_report(folder: str, report: Dict[str, Any]) -> str:
+    """Writes <folder>/domain_classifier.json (accuracies, what it was trained on); its path."""
+    path = os.path.join(folder, REPORT_FILE)
+    with tf.io.gfile.GFile(path, "w") as file:
+        file.write(json.dumps(report, indent=2))
+    return path
+
+
+def read_report(folder: str) -> Dict[str, Any]:
+    with tf.io.gfile.GFile(os.path.join(folder, REPORT_FILE)) as file:
+        return json.load(file)
 
 
 def accuracy(score: Score, images_a: tf.Tensor, images_b: tf.Tensor) -> Dict[str, float]:

@@ -41,8 +41,8 @@ class _Translator(tf.Module):
         super().__init__(name="cyclegan_translator")
         self.g_ab = g_ab
         self.g_ba = g_ba
-        self._size = config.crop_size
-        self._method = config.resize_method
+        self._size = config.data.crop_size
+        self._method = config.data.resize_method
 
     def translate_bytes(self, generator, encoded: tf.Tensor) -> dict:
         size, method = self._size, self._method
@@ -68,7 +68,7 @@ def _each(fn, batch: tf.Tensor, output_spec: tf.TensorSpec) -> tf.Tensor:
 def export_generators(g_ab, g_ba, config: Config, export_dir: str) -> str:
     """Writes the SavedModel, with its conventions and training config beside it."""
     module = _Translator(g_ab, g_ba, config)
-    size = config.crop_size
+    size = config.data.crop_size
     bytes_spec = tf.TensorSpec([None], tf.string, name=BYTES_INPUT)
     float_spec = tf.TensorSpec([None, size, size, 3], tf.float32, name=FLOAT_KEY)
     signatures = {}

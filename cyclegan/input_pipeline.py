@@ -1,4 +1,5 @@
-"""tf.data pipelines over preprocessed (uint8 pixel) TFRecords.
+"""tf.data pipelines over ExampleGen's raw records (decoded and resized as Preprocess writes
+them) and over preprocessed (uint8 pixel) TFRecords.
 
 Random jitter (crop from load_size to crop_size, horizontal flip) happens here, per element
 and per epoch: the deterministic part was done once in Beam.
@@ -6,12 +7,56 @@ and per epoch: the deterministic part was done once in Beam.
 
 from __future__ import annotations
 
-from typing import List, NamedTuple, Optional, Sequence, Tuple
+import functools
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
 from cyclegan import data_contract, image_ops
 from cyclegan.config import Config
+
+RAW_BATCH_SIZE = 64  # images a consumer of raw_example_reader() takes at a time
+
+
+@functools.lru_cache(maxsize=None)
+def raw_example_reader(size: int, method: str) -> Callable[[List[str]], tf.data.Dataset]:
+    """Raw example shard paths -> batches of (shard index, uint8 pixels, source), shard after
+    shard in input order, decoded and resized on every core ahead of the consumer. Traced once
+    per process and size: a dataset built eagerly traces its map function anew each time
+    (~20 ms)."""
+
+    def preprocess(index, serialized):
+        features = tf.io.parse_single_example(serialized, data_contract.RAW_FEATURES)
+        return (
+            index,
+            image_ops.preprocess(features[data_contract.ENCODED], size, method),
+            features[data_contract.SOURCE],
+        )
+
+    def records(index, path):
+        return tf.data.TFRecordDataset(path, compression_type="GZIP").map(
+            lambda serialized: (index, serialized)
+        )
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def read(paths):
+        return (
+            tf.data.Dataset.from_tensor_slices(paths)
+            .enumerate()
+            .flat_map(records)
+            .map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
+            .batch(RAW_BATCH_SIZE)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+
+    return read
+
+
+def preprocessed_images(paths: List[str], size: int, method: str) -> tf.data.Dataset:
+    """uint8 images of raw example files, preprocessed as Preprocess does, at any size: for a
+    consumer that needs a split at another size than Preprocess wrote (the domain classifier
+    reads the train splits exactly as the test splits were made)."""
+    return raw_example_reader(size, method)(paths).unbatch().map(lambda i, image, source: image)
 
 
 def _files(patterns: Sequence[str] | str) -> list:
@@ -43,44 +88,79 @@ def images(patterns: Sequence[str] | str, size: int) -> tf.data.Dataset:
     return examples(patterns, size).map(lambda image, source: image)
 
 
-def jitter(image: tf.Tensor, config: Config) -> tf.Tensor:
-    image = tf.image.random_crop(image, [config.crop_size, config.crop_size, 3])
-    if config.random_flip:
-        image = tf.image.random_flip_left_right(image)
+def jitter(image: tf.Tensor, config: Config, seed: tf.Tensor) -> tf.Tensor:
+    """A random crop (and flip) decided by `seed` alone ([2] ints): the same element gets the
+    same jitter in any run, so a resumed training sees what an uninterrupted one would."""
+    size = config.data.crop_size
+    image = tf.image.stateless_random_crop(image, [size, size, 3], seed=seed)
+    if config.train.random_flip:
+        image = tf.image.stateless_random_flip_left_right(image, seed=seed[::-1])
     return image
 
 
-def train_dataset(
-    patterns_a, patterns_b, config: Config, global_batch_size: int
-) -> Tuple[tf.data.Dataset, int]:
-    """Endless (A, B) batches in [-1, 1], and the steps that make one epoch.
-
-    An epoch covers the larger domain (the paper's unpaired sampling); the smaller one wraps
-    around in a fresh shuffled order instead of truncating the larger, as `zip` would.
-    """
-    count_a, count_b = count_records(patterns_a), count_records(patterns_b)
-    steps = config.steps_per_epoch or max(count_a, count_b) // global_batch_size
+def steps_per_epoch(count_a: int, count_b: int, config: Config) -> int:
+    """An epoch covers the larger domain (the paper's unpaired sampling)."""
+    steps = config.train.steps_per_epoch or max(count_a, count_b) // config.train.batch_size
     if steps < 1:
         raise ValueError(
             f"{max(count_a, count_b)} training images cannot fill one global batch "
-            f"of {global_batch_size}"
+            f"of {config.train.batch_size}"
         )
+    return steps
 
-    def domain(patterns, count, seed):
+
+def _domain(patterns, count: int, config: Config, seed: int, first: int) -> tf.data.Dataset:
+    """Images of one domain in [-1, 1], from the `first`-th on, endlessly: round r is the
+    whole domain in an order drawn from (seed, r); the smaller domain thus wraps around in a
+    fresh order instead of truncating the larger, as `zip` would. Element i's order and jitter
+    depend on (seed, i) only, never on where a run started."""
+    first_round, offset = divmod(first, count)
+
+    def one_round(index):
+        # The whole domain as one batch, reordered by a stateless shuffle: memory as a
+        # shuffle buffer of the whole domain, but an order that (seed, round) alone decides.
+        seeds = tf.stack([tf.constant(seed, tf.int64), index])
         return (
-            images(patterns, config.load_size)
-            .shuffle(count, seed=seed, reshuffle_each_iteration=True)
-            .repeat()
-            .map(
-                lambda image: image_ops.to_unit_range(jitter(image, config)),
-                num_parallel_calls=tf.data.AUTOTUNE,
-            )
+            images(patterns, config.data.load_size)
+            .batch(count)
+            .map(lambda domain: tf.random.experimental.stateless_shuffle(domain, seed=seeds))
+            .unbatch()
         )
 
-    pairs = tf.data.Dataset.zip(
-        (domain(patterns_a, count_a, config.seed), domain(patterns_b, count_b, config.seed + 1))
+    endless = tf.data.Dataset.range(first_round, _ENDLESS).flat_map(one_round).skip(offset)
+    positions = tf.data.Dataset.range(first, _ENDLESS)
+    return tf.data.Dataset.zip((endless, positions)).map(
+        lambda image, position: image_ops.to_unit_range(
+            jitter(image, config, tf.stack([tf.constant(seed, tf.int64), position]))
+        ),
+        num_parallel_calls=tf.data.AUTOTUNE,
     )
-    return pairs.batch(global_batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE), steps
+
+
+_ENDLESS = 2**62
+
+
+def train_dataset(
+    patterns_a,
+    patterns_b,
+    config: Config,
+    global_batch_size: int,
+    counts: Tuple[int, int],
+    first_step: int = 0,
+) -> tf.data.Dataset:
+    """Endless (A, B) batches in [-1, 1] from batch `first_step` on; `counts`: the records of
+    each domain (count_records()). Batch k is the same whether a run starts at 0 or resumes
+    at k."""
+    count_a, count_b = counts
+    first = first_step * global_batch_size
+    seed = config.train.seed
+    pairs = tf.data.Dataset.zip(
+        (
+            _domain(patterns_a, count_a, config, seed, first),
+            _domain(patterns_b, count_b, config, seed + 1, first),
+        )
+    )
+    return pairs.batch(global_batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
 class TestSet(NamedTuple):

@@ -51,6 +51,17 @@ class EpochLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         late = tf.maximum(0.0, epoch + 1.0 - self.constant_epochs)
         return self.learning_rate * tf.maximum(0.0, 1.0 - late / (self.decay_epochs + 1.0))
 
+    def describe(self) -> str:
+        """The schedule in words, in steps."""
+        if not self.decay_epochs:
+            return f"constant {self.learning_rate:g}"
+        constant_steps = self.constant_epochs * self.steps_per_epoch
+        end = (self.constant_epochs + self.decay_epochs) * self.steps_per_epoch
+        return (
+            f"{self.learning_rate:g} to step {constant_steps}, then down by the epoch to 0 "
+            f"at step {end}"
+        )
+
     def get_config(self):
         return {
             "learning_rate": self.learning_rate,
@@ -69,11 +80,11 @@ class CycleGan(tf.Module):
     def __init__(self, config: Config, steps_per_epoch: int = 1):
         super().__init__(name="cyclegan")
         self.config = config
-        keras.utils.set_random_seed(config.seed)
+        keras.utils.set_random_seed(config.train.seed)
         # Keras reads the precision policy when a layer is built; restore it afterwards so
         # nothing else in the process is affected.
         previous_policy = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy(config.precision)
+        keras.mixed_precision.set_global_policy(config.train.precision)
         try:
             self.g_ab = networks.generator(config, "generator_ab")  # G: A -> B
             self.g_ba = networks.generator(config, "generator_ba")  # F: B -> A
@@ -82,18 +93,21 @@ class CycleGan(tf.Module):
         finally:
             keras.mixed_precision.set_global_policy(previous_policy)
         self.learning_rate = EpochLinearDecay(
-            config.learning_rate, steps_per_epoch, config.epochs, config.decay_epochs
+            config.train.learning_rate,
+            steps_per_epoch,
+            config.train.epochs,
+            config.train.decay_epochs,
         )
         # One Adam per role: Adam is per-variable, so this equals the tutorial's four.
         self.generator_optimizer = self._optimizer(self.learning_rate)
         self.discriminator_optimizer = self._optimizer(self.learning_rate)
-        image_shape = [config.crop_size, config.crop_size, 3]
+        image_shape = [config.data.crop_size, config.data.crop_size, 3]
         self.pool_a, self.pool_b = (
             (
-                ImagePool(config.pool_size, image_shape, "pool_a"),
-                ImagePool(config.pool_size, image_shape, "pool_b"),
+                ImagePool(config.train.pool_size, image_shape, "pool_a"),
+                ImagePool(config.train.pool_size, image_shape, "pool_b"),
             )
-            if config.pool_size
+            if config.train.pool_size
             else (None, None)
         )
 
@@ -102,8 +116,8 @@ class CycleGan(tf.Module):
         # each variable instead of several ops: ~20% off a CPU step whose networks hold 64M
         # parameters. Its update is the current Keras Adam's (epsilon-hat form, the
         # tutorial's optimizer); a test holds it to that.
-        optimizer = keras.optimizers.legacy.Adam(schedule, beta_1=self.config.beta_1)
-        if self.config.precision == "mixed_float16":  # float16 gradients need loss scaling
+        optimizer = keras.optimizers.legacy.Adam(schedule, beta_1=self.config.train.beta_1)
+        if self.config.train.precision == "mixed_float16":  # float16 gradients need loss scaling
             optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
         return optimizer
 
@@ -142,14 +156,14 @@ class CycleGan(tf.Module):
         cycled_b = self.g_ab(fake_a, training=True)
         d_a_real, d_a_fake, d_a_pooled = self._discriminate(self.d_a, self.pool_a, real_a, fake_a)
         d_b_real, d_b_fake, d_b_pooled = self._discriminate(self.d_b, self.pool_b, real_b, fake_b)
-        kind = config.gan_loss
+        kind = config.train.gan_loss
         return {
             "generator_ab": losses.adversarial(d_b_fake, True, kind),
             "generator_ba": losses.adversarial(d_a_fake, True, kind),
-            "cycle": config.lambda_cycle
+            "cycle": config.train.lambda_cycle
             * (losses.l1(real_a, cycled_a) + losses.l1(real_b, cycled_b)),
-            "identity": config.lambda_cycle
-            * config.lambda_identity
+            "identity": config.train.lambda_cycle
+            * config.train.lambda_identity
             * (losses.l1(real_b, same_b) + losses.l1(real_a, same_a)),
             "discriminator_a": losses.discriminator(d_a_real, d_a_pooled, kind),
             "discriminator_b": losses.discriminator(d_b_real, d_b_pooled, kind),
@@ -197,7 +211,9 @@ class CycleGan(tf.Module):
         Returns this replica's share of each loss's global-batch mean (sum over replicas).
         """
         compute = self.compute_gradients
-        if self.config.jit_compile and self.pool_a is None:  # the pool's control flow stays out
+        if (
+            self.config.train.jit_compile and self.pool_a is None
+        ):  # the pool's control flow stays out
             compute = tf.function(compute, jit_compile=True)
         generator_grads, discriminator_grads, mean = compute(real_a, real_b, global_batch_size)
         self.generator_optimizer.apply_gradients(zip(generator_grads, self.generator_variables))

@@ -203,13 +203,13 @@ def _downsample(filters: int, config: Config, norm: bool = True) -> keras.Sequen
                 strides=2,
                 padding="same",
                 kernel_initializer=_init(),
-                use_bias=config.conv_bias,
+                use_bias=config.train.conv_bias,
             )
         ]
     )
     if norm:
-        block.add(InstanceNormalization(config.norm_affine))
-    block.add(keras.layers.LeakyReLU(config.leaky_relu_slope))
+        block.add(InstanceNormalization(config.train.norm_affine))
+    block.add(keras.layers.LeakyReLU(config.train.leaky_relu_slope))
     return block
 
 
@@ -222,9 +222,9 @@ def _upsample(filters: int, config: Config, dropout: float) -> keras.Sequential:
                 strides=2,
                 padding="same",
                 kernel_initializer=_init(),
-                use_bias=config.conv_bias,
+                use_bias=config.train.conv_bias,
             ),
-            InstanceNormalization(config.norm_affine),
+            InstanceNormalization(config.train.norm_affine),
         ]
     )
     if dropout:
@@ -241,15 +241,15 @@ def unet_filters(image_size: int, base_filters: int) -> List[int]:
 
 def unet_generator(config: Config, name: str) -> keras.Model:
     """The tutorial's (pix2pix) U-Net, its depth matched to the image size."""
-    down_filters = unet_filters(config.crop_size, config.generator_filters)
+    down_filters = unet_filters(config.data.crop_size, config.train.generator_filters)
     up_filters = down_filters[-2::-1]
-    inputs = keras.layers.Input([config.crop_size, config.crop_size, 3])
+    inputs = keras.layers.Input([config.data.crop_size, config.data.crop_size, 3])
     x, skips = inputs, []
     for index, filters in enumerate(down_filters):
         x = _downsample(filters, config, norm=index > 0)(x)
         skips.append(x)
     for index, (filters, skip) in enumerate(zip(up_filters, reversed(skips[:-1]))):
-        x = _upsample(filters, config, config.unet_dropout if index < 3 else 0.0)(x)
+        x = _upsample(filters, config, config.train.unet_dropout if index < 3 else 0.0)(x)
         x = keras.layers.Concatenate()([x, skip])
     x = keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same", kernel_initializer=_init())(x)
     return keras.Model(inputs, _tanh_float32(x), name=name)
@@ -269,24 +269,24 @@ def _conv_norm_relu(
         strides=strides,
         padding=padding,
         kernel_initializer=_init(),
-        use_bias=config.conv_bias,
+        use_bias=config.train.conv_bias,
     )(x)
-    return keras.layers.ReLU()(InstanceNormalization(config.norm_affine)(x))
+    return keras.layers.ReLU()(InstanceNormalization(config.train.norm_affine)(x))
 
 
 def resnet_generator(config: Config, name: str) -> keras.Model:
     """The paper's ResNet generator: c7s1-f, d2f, d4f, R4f x blocks, u2f, uf, c7s1-3."""
-    f = config.generator_filters
+    f = config.train.generator_filters
     inputs = keras.layers.Input([None, None, 3])
     x = _conv_norm_relu(ReflectionPadding2D(3)(inputs), f, 7, config, padding="valid")
     x = _conv_norm_relu(x, 2 * f, 3, config, strides=2)
     x = _conv_norm_relu(x, 4 * f, 3, config, strides=2)
-    for _ in range(config.resnet_blocks):
+    for _ in range(config.train.resnet_blocks):
         y = _conv_norm_relu(ReflectionPadding2D(1)(x), 4 * f, 3, config, padding="valid")
-        y = keras.layers.Conv2D(4 * f, 3, kernel_initializer=_init(), use_bias=config.conv_bias)(
-            ReflectionPadding2D(1)(y)
-        )
-        x = keras.layers.Add()([x, InstanceNormalization(config.norm_affine)(y)])
+        y = keras.layers.Conv2D(
+            4 * f, 3, kernel_initializer=_init(), use_bias=config.train.conv_bias
+        )(ReflectionPadding2D(1)(y))
+        x = keras.layers.Add()([x, InstanceNormalization(config.train.norm_affine)(y)])
     for filters in (2 * f, f):
         x = keras.layers.Conv2DTranspose(
             filters,
@@ -294,16 +294,16 @@ def resnet_generator(config: Config, name: str) -> keras.Model:
             strides=2,
             padding="same",
             kernel_initializer=_init(),
-            use_bias=config.conv_bias,
+            use_bias=config.train.conv_bias,
         )(x)
-        x = keras.layers.ReLU()(InstanceNormalization(config.norm_affine)(x))
+        x = keras.layers.ReLU()(InstanceNormalization(config.train.norm_affine)(x))
     x = keras.layers.Conv2D(3, 7, kernel_initializer=_init())(ReflectionPadding2D(3)(x))
     return keras.Model(inputs, _tanh_float32(x), name=name)
 
 
 def generator(config: Config, name: str) -> keras.Model:
     builders = {"unet": unet_generator, "resnet": resnet_generator}
-    return builders[config.generator](config, name)
+    return builders[config.train.generator](config, name)
 
 
 def patchgan_discriminator(config: Config, name: str) -> keras.Model:
@@ -312,7 +312,7 @@ def patchgan_discriminator(config: Config, name: str) -> keras.Model:
     With discriminator_layers=3 this is the tutorial's discriminator and the paper's 70x70
     PatchGAN.
     """
-    f, n = config.discriminator_filters, config.discriminator_layers
+    f, n = config.train.discriminator_filters, config.train.discriminator_layers
     inputs = keras.layers.Input([None, None, 3])
     x = inputs
     for index in range(n):
@@ -320,10 +320,10 @@ def patchgan_discriminator(config: Config, name: str) -> keras.Model:
         x = _downsample(f * min(2**index, 8), config, norm=index > 0)(x)
     x = keras.layers.ZeroPadding2D()(x)
     x = keras.layers.Conv2D(
-        f * min(2**n, 8), 4, kernel_initializer=_init(), use_bias=config.conv_bias
+        f * min(2**n, 8), 4, kernel_initializer=_init(), use_bias=config.train.conv_bias
     )(x)
-    x = keras.layers.LeakyReLU(config.leaky_relu_slope)(
-        InstanceNormalization(config.norm_affine)(x)
+    x = keras.layers.LeakyReLU(config.train.leaky_relu_slope)(
+        InstanceNormalization(config.train.norm_affine)(x)
     )
     x = keras.layers.ZeroPadding2D()(x)
     outputs = keras.layers.Conv2D(1, 4, kernel_initializer=_init(), dtype="float32")(x)

@@ -24,8 +24,8 @@ INFO_ASSET = "assets.extra/serving_info.json"
 def serving_info(config: Config) -> dict:
     """serving_info.json: these conventions, for a person or a client reading the model."""
     return {
-        "image_size": config.crop_size,
-        "resize": f"shorter side to image_size ({config.resize_method}), centre crop",
+        "image_size": config.data.crop_size,
+        "resize": f"shorter side to image_size ({config.data.resize_method}), centre crop",
         "directions": {"a_to_b": "domain A -> domain B", "b_to_a": "domain B -> domain A"},
         "signatures": {
             name: {

@@ -10,8 +10,8 @@ from typing import Callable, Dict, NamedTuple, Optional
 
 import tensorflow as tf
 
-from cyclegan import distribute, input_pipeline, logger, samples
-from cyclegan.config import Config
+from cyclegan import checkpoints, distribute, input_pipeline, logger, samples
+from cyclegan.config import Config, batch_split_problem
 from cyclegan.model import LOSS_NAMES, CycleGan
 
 
@@ -26,7 +26,7 @@ def fit(
     strategy: Optional[tf.distribute.Strategy] = None,
     evaluate: Optional[Callable[[CycleGan], Dict[str, float]]] = None,
 ) -> CycleGan:
-    """Trains for config.total_epochs, with checkpoints, TensorBoard logs and a sample grid.
+    """Trains for config.train.total_epochs, with checkpoints, TensorBoard logs and a sample grid.
 
     train_*/test_* are TFRecord file patterns of preprocessed examples. TensorBoard logs,
     the resolved config and translations.png go under run_dir; checkpoints under
@@ -35,30 +35,41 @@ def fit(
     and the epoch's log line.
     """
     strategy = strategy or distribute.choose_strategy()
-    check_batch_splits(config.batch_size, strategy)
-    dataset, steps_per_epoch = distributable_dataset(train_a, train_b, config)
+    check_batch_splits(config.train.batch_size, strategy)
+    counts = (input_pipeline.count_records(train_a), input_pipeline.count_records(train_b))
+    steps_per_epoch = input_pipeline.steps_per_epoch(*counts, config)
     with strategy.scope():
         model = CycleGan(config, steps_per_epoch)
     checkpoint_dir = checkpoint_dir or os.path.join(run_dir, "checkpoints")
     run_dir = own_run_dir(run_dir)
     save_config(config, run_dir)
     manager = restore(model, checkpoint_dir)
-    tracker = LossTracker()
-    step_fn = distributed_step(strategy, model, config.batch_size, tracker)
-    batches = iter(strategy.experimental_distribute_dataset(dataset))
+    if completed_steps(model) == 0 and config.train.init_from:
+        logger.info(checkpoints.warm_start(model, config.train.init_from))
     grid = samples.Grid(
-        input_pipeline.read_images(test_a, config.crop_size, config.grid_images)[0],
-        input_pipeline.read_images(test_b, config.crop_size, config.grid_images)[0],
+        input_pipeline.read_images(test_a, config.data.crop_size, config.observability.grid_images)[
+            0
+        ],
+        input_pipeline.read_images(test_b, config.data.crop_size, config.observability.grid_images)[
+            0
+        ],
     )
-    total_steps = steps_per_epoch * config.total_epochs
+    total_steps = steps_per_epoch * config.train.total_epochs
+    if not plan(model, total_steps, steps_per_epoch, checkpoint_dir):
+        write_grid(model, grid, run_dir)
+        return model
+    tracker = LossTracker()
+    step_fn = distributed_step(strategy, model, config.train.batch_size, tracker)
+    dataset = distributable_dataset(train_a, train_b, config, counts, completed_steps(model))
+    batches = iter(strategy.experimental_distribute_dataset(dataset))
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs"))
     logger.info(
         "Training %d steps (%d epochs x %d steps, global batch %d, %d replica(s)); "
         "checkpoints in %s; TensorBoard: tensorboard --logdir %s",
         total_steps,
-        config.total_epochs,
+        config.train.total_epochs,
         steps_per_epoch,
-        config.batch_size,
+        config.train.batch_size,
         strategy.num_replicas_in_sync,
         checkpoint_dir,
         os.path.join(run_dir, "logs"),
@@ -82,10 +93,42 @@ def fit(
             evaluation = evaluate(model) if evaluate else {}
             write_evaluation(evaluation, completed_steps(model))
             writer.flush()
-            progress.log_epoch(epoch, completed_steps(model), config.total_epochs, evaluation)
+            progress.log_epoch(epoch, completed_steps(model), config.train.total_epochs, evaluation)
         write_image_summary(model, grid, completed_steps(model))
     write_grid(model, grid, run_dir)
     return model
+
+
+def plan(model: CycleGan, total_steps: int, steps_per_epoch: int, checkpoint_dir: str) -> bool:
+    """Says where training starts and ends, and under which schedule; False if the checkpoint
+    already holds all the steps asked for (or more: it is kept as it is, never cut back)."""
+    done = completed_steps(model)
+    if done > total_steps:
+        logger.warning(
+            "The checkpoint in %s holds %d steps, more than the %d this config trains "
+            "(train.epochs + train.decay_epochs = %d epochs of %d steps): nothing to train; "
+            "the model is exported as it is. To train again from step 0, change train.seed or "
+            "remove that folder.",
+            checkpoint_dir,
+            done,
+            total_steps,
+            model.config.train.total_epochs,
+            steps_per_epoch,
+        )
+        return False
+    schedule = model.learning_rate.describe()
+    if done == total_steps:
+        logger.info(
+            "The checkpoint in %s holds all %d steps: nothing to train", checkpoint_dir, done
+        )
+        return False
+    if done:
+        logger.info(
+            "Resumed from step %d; training to step %d; schedule: %s", done, total_steps, schedule
+        )
+    else:
+        logger.info("Training from step 0 to step %d; schedule: %s", total_steps, schedule)
+    return True
 
 
 def completed_steps(model: CycleGan) -> int:
@@ -94,25 +137,23 @@ def completed_steps(model: CycleGan) -> int:
 
 def check_batch_splits(global_batch: int, strategy: tf.distribute.Strategy) -> None:
     replicas = strategy.num_replicas_in_sync
-    if global_batch % replicas:
-        raise ValueError(
-            f"batch_size {global_batch} does not split evenly over {replicas} "
-            f"replicas; use a multiple of it (--set batch_size={replicas})"
-        )
+    problem = batch_split_problem(global_batch, replicas, "the training strategy's")
+    if problem:
+        raise ValueError(problem)
 
 
-def distributable_dataset(train_a, train_b, config: Config):
-    """The training batches and the steps of one epoch, ready for any strategy.
+def distributable_dataset(train_a, train_b, config: Config, counts, first_step: int):
+    """The training batches from `first_step` on, ready for any strategy.
 
     Several workers: each reads every file and keeps its share of each global batch, so a
     global batch holds the images one machine would have batched (FILE sharding would make
     that depend on how many files there are)."""
-    dataset, steps_per_epoch = input_pipeline.train_dataset(
-        train_a, train_b, config, config.batch_size
+    dataset = input_pipeline.train_dataset(
+        train_a, train_b, config, config.train.batch_size, counts, first_step
     )
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.with_options(options), steps_per_epoch
+    return dataset.with_options(options)
 
 
 def own_run_dir(run_dir: str) -> str:
@@ -142,7 +183,7 @@ def restore(model: CycleGan, checkpoint_dir: str) -> tf.train.CheckpointManager:
     latest = tf.train.latest_checkpoint(checkpoint_dir)
     if latest:
         checkpoint.restore(latest).expect_partial()
-        logger.info("Resumed from %s at step %d", latest, completed_steps(model))
+        logger.info("Restored %s (step %d)", latest, completed_steps(model))
     return manager
 
 
@@ -238,9 +279,9 @@ def train_epoch(
     epoch_steps = steps_per_epoch - first_step % steps_per_epoch
     for step in range(first_step + 1, first_step + epoch_steps + 1):
         step_losses = run_step(step_fn, batches, step - 1, checkpoint_dir, strategy)
-        scalars = step % config.summary_every_steps == 0 or step == total_steps
-        images = step % config.image_summary_every_steps == 0
-        save = step % config.checkpoint_every_steps == 0
+        scalars = step % config.observability.summary_every_steps == 0 or step == total_steps
+        images = step % config.observability.image_summary_every_steps == 0
+        save = step % config.observability.checkpoint_every_steps == 0
         if scalars or images or save:
             tracker.check_finite()
         if scalars:

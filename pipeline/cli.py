@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import logging
 import os
 import re
@@ -15,10 +16,14 @@ from cyclegan import config as config_lib
 from cyclegan import logger
 from cyclegan.entry import DataError, UsageError, prepare_process
 
-# TFX lines worth showing without --verbose: which component runs, and a known-harmless
-# warning that LocalDagRunner prints for every input channel, hidden.
+# TFX lines worth showing without --verbose: which component runs. Hidden: two known-harmless
+# warnings, one that LocalDagRunner prints for every input channel, and one that TFX 1.21's
+# Kubeflow compiler prints when a per-component image map is right (its check is inverted).
 _TFX_PROGRESS = re.compile(r"Component \S+ is (running|finished)")
-_TFX_NOISE = re.compile(r"ArtifactQuery.property_predicate is not supported")
+_TFX_NOISE = re.compile(
+    r"ArtifactQuery.property_predicate is not supported"
+    r"|DEFAULT_IMAGE_PATH_KEY is not found in default_image"
+)
 
 
 def _brief_tfx_logs(record: logging.LogRecord) -> bool:
@@ -76,9 +81,18 @@ def add_common_flags(parser: argparse.ArgumentParser, default_data: str | None) 
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override one config value, e.g. --set epochs=5 --set generator_filters=32; "
-        "repeatable. Keys: "
-        + ", ".join(f.name for f in config_lib.dataclasses.fields(config_lib.Config)),
+        help="override one config value, after the preset and --config, e.g. --set "
+        "train.epochs=5 --set evaluation.min_domain_score=0.6; repeatable. A key unique to "
+        "one section may go without it (epochs=5), and so may the flat keys of earlier "
+        "versions. Keys: " + ", ".join(config_lib.all_keys()),
+    )
+    parser.add_argument(
+        "--config",
+        dest="config_file",
+        default=None,
+        metavar="FILE",
+        help="a JSON config laid over the preset: the config.json a run writes beside its "
+        'TensorBoard logs, or any part of one, e.g. {"train": {"epochs": 20}}',
     )
     parser.add_argument(
         "--beam-arg",
@@ -118,11 +132,28 @@ def start(args: argparse.Namespace) -> config_lib.Config:
 
 
 def resolve_config(args: argparse.Namespace) -> config_lib.Config:
-    """Preset + --set overrides; a bad key or value is a UsageError saying which."""
+    """Preset, then --config FILE, then --set overrides; a bad file, key or value is a
+    UsageError saying which."""
     try:
-        return config_lib.apply_overrides(config_lib.preset(args.preset), args.overrides)
+        config = config_lib.preset(args.preset)
+        if args.config_file:
+            config = config_lib.Config.from_dict(_read_json(args.config_file), base=config)
+        return config_lib.apply_overrides(config, args.overrides)
     except ValueError as error:
         raise UsageError(str(error)) from None
+
+
+def _read_json(path: str) -> dict:
+    try:
+        with open(path) as file:
+            values = json.load(file)
+    except OSError as error:
+        raise UsageError(f"--config {path}: {error.strerror or error}") from None
+    except json.JSONDecodeError as error:
+        raise UsageError(f"--config {path}: not JSON ({error})") from None
+    if not isinstance(values, dict):
+        raise UsageError(f"--config {path}: a JSON object of config sections, got {values!r}")
+    return values
 
 
 def reports_errors(main: Callable[..., int]) -> Callable[..., int]:

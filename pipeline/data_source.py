@@ -62,10 +62,10 @@ class DataSource:
 
         if self.kind == "synthetic":
             return component.synthetic_example_gen(
-                seed=config.seed,
-                train_count=config.synthetic_train_per_domain,
-                test_count=config.synthetic_test_per_domain,
-                size=config.synthetic_image_size,
+                seed=config.data.synthetic_seed,
+                train_count=config.data.synthetic_train_per_domain,
+                test_count=config.data.synthetic_test_per_domain,
+                size=config.data.synthetic_image_size,
             )
         if self.kind == "tfds":
             return component.tfds_example_gen(self.location, self.tfds_data_dir)

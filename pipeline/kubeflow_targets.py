@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Iterable, List, Mapping
 
+from cyclegan.config import batch_split_problem
+
 KFP, VERTEX = "kfp", "vertex"
 TARGETS = (KFP, VERTEX)
 EXECUTOR_KINDS = {
@@ -87,13 +89,13 @@ def flag_problems(
         )
     if gpu_type and gpu_count < 1:
         problems.append(f"--gpu-count must be >= 1 with --gpu-type, got {gpu_count}")
-    replicas = workers * (gpu_count if gpu_type else 1)
-    if gpu_count >= 1 and batch_size % replicas:
-        problems.append(
-            f"{replicas} replicas ({workers} worker(s) x {gpu_count if gpu_type else 1} "
-            f"device(s)) need a batch_size that splits over them, got {batch_size}; use e.g. "
-            f"--set batch_size={replicas}"
+    devices = gpu_count if gpu_type else 1
+    if devices >= 1:
+        problem = batch_split_problem(
+            batch_size, workers * devices, f"{workers} worker(s) x {devices} device(s)"
         )
+        if problem:
+            problems.append(problem)
     return problems
 
 

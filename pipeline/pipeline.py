@@ -2,6 +2,7 @@
 
   ExampleGen (folder, TFDS or synthetic) -> Preprocess (Beam) -> Trainer (run_fn)
     -> Evaluator (against the model serving has now) -> Pusher (blessed models only)
+  TrainingConfig (the Trainer's config sections + the run's overlay) -> Trainer
   ExampleGen -> DomainClassifier -> Evaluator (domain scores)
 
 Every node runs as a container on Kubeflow: no Resolver node, which open-source Kubeflow
@@ -10,21 +11,22 @@ Pipelines cannot run (the Evaluator reads its baseline from the serving director
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+import json
+from typing import Any, Dict, List, NamedTuple, Optional
 
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 from tfx.extensions.google_cloud_ai_platform import constants as vertex_constants
 from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_trainer
-from tfx.utils import json_utils
 
 from components.domain_classifier.component import DomainClassifier
 from components.evaluator.component import Evaluator
 from components.preprocess.component import Preprocess
 from components.pusher import executor as pusher_executor
 from components.trainer import run_fn
+from components.training_config.component import TrainingConfig
 from cyclegan import data_contract
-from cyclegan.config import Config
+from cyclegan.config import Config, DataConfig
 from pipeline.data_source import DataSource
 
 RUN_FN = "components.trainer.run_fn.run_fn"  # dotted path: nothing uploaded at compile time
@@ -52,25 +54,29 @@ def create_pipeline(
       TF Serving polls (point --model_base_path at serving_base_dir).
     inception_weights: InceptionV3 weights (.h5) for FID and KID; skipped without them.
     platform_configs: per component id (ExampleGen ids as built here, "Preprocess",
-      "DomainClassifier", "Trainer", "Evaluator", "Pusher"), e.g. a KFP ResourceSpec with
+      "DomainClassifier", "TrainingConfig", "Trainer", "Evaluator", "Pusher"), e.g. a KFP
+      ResourceSpec with
       CPU, memory, GPUs.
     runtime_parameters: expose per-run knobs as TFX RuntimeParameters (Kubeflow): the data
-      folder ("data_root") and the training config JSON ("training_config", e.g. epochs).
+      folder ("data_root") and a JSON overlay of the Trainer's config sections
+      ("training_config", e.g. {"train": {"epochs": 20}}).
     vertex_training: {"project", "region", "worker_pool_specs"} to run the Trainer as a
       Vertex AI training job, e.g. several workers (MultiWorkerMirroredStrategy via TF_CONFIG).
     """
-    example_gen = data.example_gen(config, runtime_parameters)
-
-    preprocess = Preprocess(
-        examples=example_gen.outputs["examples"],
-        load_size=config.load_size,
-        crop_size=config.crop_size,
-        resize_method=config.resize_method,
-    )
+    example_gen, preprocess, classifier = data_steps(data, config, runtime_parameters)
     for data_step in (example_gen, preprocess):  # the Beam steps; the rest never see them
         data_step.with_beam_pipeline_args(list(beam_pipeline_args or []))
 
-    trainer_config = run_fn.custom_config(config, pipeline_root)
+    # The Trainer's config sections, with the run's `training_config` overlay on Kubeflow.
+    training_config = TrainingConfig(
+        compiled=json.dumps(run_fn.hyperparameters(config), sort_keys=True),
+        overlay=tfx.dsl.experimental.RuntimeParameter(
+            name="training_config", ptype=str, default="{}"
+        )
+        if runtime_parameters
+        else "{}",
+    )
+    trainer_config = run_fn.custom_config(pipeline_root)
     trainer_class = tfx.components.Trainer
     if vertex_training:
         trainer_class = tfx.extensions.google_cloud_ai_platform.Trainer
@@ -80,16 +86,9 @@ def create_pipeline(
         examples=preprocess.outputs["preprocessed"],
         train_args=tfx.proto.TrainArgs(splits=list(data_contract.TRAIN_SPLITS)),
         eval_args=tfx.proto.EvalArgs(splits=list(data_contract.TEST_SPLITS)),
-        custom_config=tfx.dsl.experimental.RuntimeParameter(
-            name="training_config", ptype=str, default=json_utils.dumps(trainer_config)
-        )
-        if runtime_parameters
-        else trainer_config,
+        hyperparameters=training_config.outputs["hyperparameters"],
+        custom_config=trainer_config,
     )
-
-    # Judges the translations; trained on the data alone, so TFX's cache keeps it while only
-    # the CycleGAN's config changes.
-    classifier = DomainClassifier(examples=example_gen.outputs["examples"], config=config)
 
     evaluator = Evaluator(
         model=trainer.outputs["model"],
@@ -109,7 +108,7 @@ def create_pipeline(
         custom_executor_spec=executor_spec.ExecutorClassSpec(pusher_executor.Executor),
     )
 
-    components = [example_gen, preprocess, classifier, trainer, evaluator, pusher]
+    components = [example_gen, preprocess, classifier, training_config, trainer, evaluator, pusher]
     unknown = set(platform_configs or {}) - {c.id for c in components}
     if unknown:
         raise ValueError(
@@ -125,6 +124,34 @@ def create_pipeline(
         components=components,
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
+    )
+
+
+class DataSteps(NamedTuple):
+    example_gen: Any
+    preprocess: Preprocess
+    classifier: DomainClassifier
+
+
+def preprocess_step(examples, data: DataConfig) -> Preprocess:
+    return Preprocess(
+        examples=examples,
+        load_size=data.load_size,
+        crop_size=data.crop_size,
+        resize_method=data.resize_method,
+    )
+
+
+def data_steps(data: DataSource, config: Config, runtime_parameters: bool = False) -> DataSteps:
+    """ExampleGen, Preprocess and the DomainClassifier, as the pipeline builds them (the
+    benchmarks run them too). The classifier judges the translations; trained on the data
+    alone, TFX's cache keeps it while only the CycleGAN's config changes."""
+    example_gen = data.example_gen(config, runtime_parameters)
+    examples = example_gen.outputs["examples"]
+    return DataSteps(
+        example_gen,
+        preprocess_step(examples, config.data),
+        DomainClassifier(examples=examples, config=config),
     )
 
 

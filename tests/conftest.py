@@ -17,7 +17,7 @@ def tiny_config():
 @pytest.fixture
 def preprocessed(tmp_path):
     """Preprocessed splits: 5 A and 7 B train images at load size, 2+2 test at crop size."""
-    load, crop = helpers.TINY["load_size"], helpers.TINY["crop_size"]
+    load, crop = helpers.TINY["data.load_size"], helpers.TINY["data.crop_size"]
     return {
         "train_a": helpers.write_pixel_records(str(tmp_path / "trainA" / "d.tfrecord"), load, 5, 1),
         "train_b": helpers.write_pixel_records(str(tmp_path / "trainB" / "d.tfrecord"), load, 7, 2),

@@ -13,22 +13,22 @@ SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "dat
 
 # The one tiny config: 32 px crops, narrow networks, 3 steps, a few synthetic images.
 TINY = {
-    "load_size": 36,
-    "crop_size": 32,
-    "generator_filters": 4,
-    "discriminator_filters": 4,
-    "epochs": 1,
-    "steps_per_epoch": 3,
-    "summary_every_steps": 1,
-    "checkpoint_every_steps": 2,
-    "grid_images": 2,
-    "synthetic_image_size": 40,
-    "synthetic_train_per_domain": 6,
-    "synthetic_test_per_domain": 3,
-    "domain_classifier_image_size": 32,
-    "domain_classifier_steps": 20,
+    "data.load_size": 36,
+    "data.crop_size": 32,
+    "train.generator_filters": 4,
+    "train.discriminator_filters": 4,
+    "train.epochs": 1,
+    "train.steps_per_epoch": 3,
+    "observability.summary_every_steps": 1,
+    "observability.checkpoint_every_steps": 2,
+    "observability.grid_images": 2,
+    "data.synthetic_image_size": 40,
+    "data.synthetic_train_per_domain": 6,
+    "data.synthetic_test_per_domain": 3,
+    "classifier.image_size": 32,
+    "classifier.steps": 20,
     # 3 steps translate nothing: the domain gate is tested in test_domain_classifier.py.
-    "bless_min_domain_score": 0,
+    "evaluation.min_domain_score": 0,
 }
 # The same, as the runners' flags.
 TINY_FLAGS = [f"--set={key}={value}" for key, value in TINY.items()]

@@ -3,7 +3,8 @@ task by task, each task's container command in a subprocess of this Python: a sm
 a spec before uploading it, and what the end-to-end Kubeflow test runs.
 
     python -m tests.kfp_local cyclegan.pipeline.yaml --pipeline-root runs/kfp-local
-    python -m tests.kfp_local cyclegan.pipeline.yaml --param training_config="$(cat cfg.json)"
+    python -m tests.kfp_local cyclegan.pipeline.yaml \\
+        --param training_config='{"train": {"epochs": 2}}'
 
 The container image is not used: `python` is this interpreter, which must have the project
 installed, as the image has (`make install`). Paths in the spec (--pipeline-root, serving

@@ -40,7 +40,11 @@ def test_config_comes_from_the_preset_and_the_overrides():
     config = cli.resolve_config(
         _flags("--preset", "paper", "--set", "epochs=3", "--set", "generator_filters=8")
     )
-    assert (config.generator, config.epochs, config.generator_filters) == ("resnet", 3, 8)
+    assert (config.train.generator, config.train.epochs, config.train.generator_filters) == (
+        "resnet",
+        3,
+        8,
+    )
 
 
 @pytest.mark.parametrize(
@@ -54,6 +58,40 @@ def test_config_comes_from_the_preset_and_the_overrides():
 def test_a_bad_override_is_a_usage_error(override, message):
     with pytest.raises(UsageError, match=message):
         cli.resolve_config(_flags("--set", override))
+
+
+def test_a_config_file_lies_between_the_preset_and_the_overrides(tmp_path):
+    # A whole config as a run writes it comes back as it was.
+    written = cli.resolve_config(_flags("--preset", "paper", "--set", "train.epochs=7"))
+    whole = tmp_path / "config.json"
+    whole.write_text(written.to_json())
+    assert cli.resolve_config(_flags("--config", str(whole))) == written
+    # A partial file changes only what it names; --set comes last.
+    part = tmp_path / "part.json"
+    part.write_text('{"train": {"epochs": 20, "learning_rate": 1e-4}, "grid_images": 2}')
+    config = cli.resolve_config(
+        _flags("--preset", "demo", "--config", str(part), "--set", "learning_rate=5e-5")
+    )
+    demo = cli.resolve_config(_flags("--preset", "demo"))
+    assert config == demo.replace(epochs=20, learning_rate=5e-5, grid_images=2)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (None, "--config {path}: No such file or directory"),
+        ("{not json", "--config {path}: not JSON"),
+        ("[1]", "--config {path}: a JSON object of config sections"),
+        ('{"train": {"epochs": "ten"}}', "train.epochs takes int, got 'ten'"),
+    ],
+)
+def test_a_bad_config_file_is_a_usage_error(tmp_path, text, message):
+    path = tmp_path / "config.json"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(UsageError) as error:
+        cli.resolve_config(_flags("--config", str(path)))
+    assert message.format(path=path) in str(error.value)
 
 
 def test_output_folder_is_created_or_refused_with_the_reason(tmp_path):

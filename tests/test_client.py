@@ -10,9 +10,9 @@ import tensorflow as tf
 from PIL import Image
 
 from client import backends, translate
-from components.pusher.executor import push
 from cyclegan import export, serving_contract
 from cyclegan.model import CycleGan
+from cyclegan.serving_dir import push
 from tests.helpers import SHARED_DATA, encode, random_pixels, tiny_config
 from tests.serving_stand_ins import serve_grpc, serve_rest
 

@@ -16,10 +16,10 @@ from tfx.utils import path_utils
 
 from components.domain_classifier import executor as classifier_executor
 from components.evaluator import executor as evaluator_executor
-from components.preprocess import executor as preprocess_executor
 from cyclegan import (
     data_contract,
     domain_classifier,
+    evaluation,
     export,
     input_pipeline,
     metrics,
@@ -30,7 +30,7 @@ from tests import helpers
 
 TINY_CONFIG = helpers.tiny_config()
 
-SIZE = TINY_CONFIG.crop_size
+SIZE = TINY_CONFIG.data.crop_size
 COUNTS = {"trainA": 48, "trainB": 48, "testA": 16, "testB": 16}
 MIN_ACCURACY, MIN_SCORE = 0.75, 0.5
 
@@ -56,9 +56,9 @@ def data(tmp_path_factory):
             [data_contract.make_raw_example(png, domain, source) for source, png in generated],
             "GZIP",
         )
-        size = data_contract.stored_size(split, TINY_CONFIG.load_size, SIZE)
-        images = preprocess_executor.preprocessed_images(
-            [raw_file], size, TINY_CONFIG.resize_method
+        size = data_contract.stored_size(split, TINY_CONFIG.data.load_size, SIZE)
+        images = input_pipeline.preprocessed_images(
+            [raw_file], size, TINY_CONFIG.data.resize_method
         )
         _write(
             os.path.join(data_contract.split_dir(pixels, split), "data.tfrecord"),
@@ -88,7 +88,7 @@ def _classifier(data, uri, steps):
             "image_size": SIZE,
             "train_steps": steps,
             "crop_size": SIZE,
-            "resize_method": TINY_CONFIG.resize_method,
+            "resize_method": TINY_CONFIG.data.resize_method,
             "seed": 0,
         },
     )
@@ -146,13 +146,18 @@ def _evaluate(translate_ab, translate_ba, test, score):
     )
 
 
+def _load(model_uri):
+    return domain_classifier.load(path_utils.serving_model_path(model_uri))
+
+
 def test_classifier_separates_the_synthetic_domains(classifier, data):
-    report = json.loads(Path(classifier.uri, classifier_executor.REPORT_FILE).read_text())
+    report = json.loads(Path(classifier.uri, domain_classifier.REPORT_FILE).read_text())
     assert report["accuracy_a"] >= 0.9 and report["accuracy_b"] >= 0.9
     assert (report["test_images_a"], report["test_images_b"]) == (16, 16)
     assert classifier.get_float_custom_property("accuracy_b") == report["accuracy_b"]
     # The exported model scores as the report says.
-    score, loaded_report = classifier_executor.load(classifier.uri)
+    score = _load(classifier.uri)
+    loaded_report = domain_classifier.read_report(classifier.uri)
     assert loaded_report == report
     test = data["test"]
     assert domain_classifier.accuracy(score, test.images_a, test.images_b) == {
@@ -162,7 +167,7 @@ def test_classifier_separates_the_synthetic_domains(classifier, data):
 
 
 def test_identity_scores_low_and_the_ground_truth_high(classifier, data):
-    score, _ = classifier_executor.load(classifier.uri)
+    score = _load(classifier.uri)
     test = data["test"]
     identity = _evaluate(lambda x: x, lambda x: x, test, score)
     assert identity["domain_score_ab"] < 0.2 and identity["domain_score_ba"] < 0.2
@@ -181,9 +186,9 @@ def test_identity_scores_low_and_the_ground_truth_high(classifier, data):
 def test_the_domain_gate_refuses_a_barely_trained_model_and_passes_the_ground_truth(
     classifier, barely_trained, data
 ):
-    score, _ = classifier_executor.load(classifier.uri)
+    score = _load(classifier.uri)
     test = data["test"]
-    barely = evaluator_executor.model_metrics(
+    barely = evaluation.model_metrics(
         path_utils.serving_model_path(barely_trained.uri), test, None, score
     )
     failures = metrics.blessing_failures(barely, 1.0, 0.01, min_domain_score=MIN_SCORE)
@@ -225,7 +230,7 @@ def _run_evaluator(model, examples_uri, classifier, tmp_path):
             "serving_base_dir": str(tmp_path / "serving"),  # nothing served yet: no baseline
             "inception_weights": str(tmp_path / "no_inception.h5"),
             "min_domain_score": MIN_SCORE,
-            "domain_classifier_min_accuracy": MIN_ACCURACY,
+            "classifier_min_accuracy": MIN_ACCURACY,
         },
     )
     return json.loads(Path(evaluation.uri, evaluator_executor.METRICS_FILE).read_text())

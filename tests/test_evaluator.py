@@ -9,9 +9,9 @@ import pytest
 from tfx.types import standard_artifacts
 
 from components.evaluator import executor as evaluator
-from components.pusher.executor import push
 from cyclegan import data_contract, export
 from cyclegan.model import CycleGan
+from cyclegan.serving_dir import push
 from tests.helpers import write_pixel_records
 
 
@@ -34,7 +34,7 @@ def evaluate(tmp_path, tiny_config):
     for seed, split in enumerate(data_contract.TEST_SPLITS):
         write_pixel_records(
             os.path.join(data_contract.split_dir(examples.uri, split), "d"),
-            tiny_config.crop_size,
+            tiny_config.data.crop_size,
             3,
             seed,
         )
@@ -53,7 +53,7 @@ def evaluate(tmp_path, tiny_config):
                 "baseline_margin": 0.1,
                 "serving_base_dir": str(tmp_path / "serving" / "cyclegan"),
                 "min_domain_score": 0.5,
-                "domain_classifier_min_accuracy": 0.75,
+                "classifier_min_accuracy": 0.75,
             },
         )
         with open(os.path.join(evaluation.uri, evaluator.METRICS_FILE)) as file:

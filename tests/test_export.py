@@ -43,7 +43,7 @@ def test_export_serves_image_bytes_in_both_directions(tmp_path, tiny_config):
     a_to_b = loaded.signatures["translate_a_to_b"](image_bytes=tf.constant([jpeg]))["png_bytes"]
     assert default.numpy()[0] == a_to_b.numpy()[0]
     # The same generator outside the SavedModel gives the same picture.
-    pixels = export.image_ops.preprocess(tf.constant(jpeg), 32, tiny_config.resize_method)
+    pixels = export.image_ops.preprocess(tf.constant(jpeg), 32, tiny_config.data.resize_method)
     direct = model.g_ab(export.image_ops.to_unit_range(pixels)[None], training=False)[0]
     np.testing.assert_array_equal(
         tf.io.decode_png(default[0]).numpy(), export.image_ops.from_unit_range(direct).numpy()

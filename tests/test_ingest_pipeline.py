@@ -21,7 +21,7 @@ from components.image_example_gen import component as example_gen_component
 from components.image_example_gen import driver as example_gen_driver
 from components.preprocess import executor as preprocess_executor
 from components.preprocess.component import Preprocess
-from cyclegan import data_contract, image_ops, sources
+from cyclegan import data_contract, image_ops, input_pipeline, sources
 from tests.helpers import encode, random_pixels
 
 
@@ -216,7 +216,7 @@ def test_shards_are_preprocessed_in_order_by_the_image_ops_one_file_each(tmp_pat
     # of several shapes, an empty shard (its output file must exist, empty) and a short one.
     images = {
         f"trainA/{index}.png": encode(random_pixels(30 + index % 7, 40, index), "PNG")
-        for index in range(preprocess_executor.BATCH_SIZE + 8)
+        for index in range(input_pipeline.RAW_BATCH_SIZE + 8)
     }
     names = list(images)
     parts = [names[:-3], [], names[-3:]]

@@ -58,23 +58,22 @@ def test_kfp_local_executes_the_compiled_spec(tmp_path):
     )
     assert metrics["blessed"] and metrics["baseline_version"] is None
 
-    # The same spec again, with the runtime parameter training_config set to 2 epochs: the
-    # Trainer trains 2 epochs, and the Evaluator compares with the first push.
+    # The same spec again, with the runtime parameter training_config an overlay of 2 epochs:
+    # the Trainer continues the first run's training to 2 epochs, every other compiled value
+    # kept, and the Evaluator compares with the first push.
     defaults = yaml.safe_load(Path(spec_path).read_text())["root"]["inputDefinitions"]["parameters"]
-    training_config = json.loads(defaults["training_config"]["defaultValue"])
-    assert training_config["cyclegan_config"]["epochs"] == 1
-    training_config["cyclegan_config"]["epochs"] = 2
+    assert defaults["training_config"]["defaultValue"] == "{}"
     second_root = str(tmp_path / "second")
-    kfp_local.run_spec(spec_path, second_root, {"training_config": json.dumps(training_config)})
+    overlay = {"train": {"epochs": 2}}
+    kfp_local.run_spec(spec_path, second_root, {"training_config": json.dumps(overlay)})
 
     model_dir = _task_output(second_root, "Trainer", "model", "Format-Serving")
     trained_config = Path(model_dir, serving_contract.CONFIG_ASSET).read_text()
-    assert json.loads(trained_config)["epochs"] == 2
-    last_steps = sorted(
-        int(tf.train.latest_checkpoint(path).rsplit("-", 1)[1])
-        for path in glob.glob(str(tmp_path / "root" / "checkpoints" / "*"))
-    )
-    assert last_steps == [3, 6]  # 1 epoch, then 2 epochs, of 3 steps
+    trained = json.loads(trained_config)
+    assert trained["train"]["epochs"] == 2
+    assert trained["data"]["crop_size"] == 32 and trained["train"]["generator_filters"] == 4
+    (checkpoints,) = glob.glob(str(tmp_path / "root" / "checkpoints" / "*"))
+    assert tf.train.latest_checkpoint(checkpoints).endswith("ckpt-6")  # 3 steps, then 3 more
     metrics = json.loads(
         Path(_task_output(second_root, "Evaluator", "evaluation", "metrics.json")).read_text()
     )

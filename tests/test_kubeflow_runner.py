@@ -17,7 +17,8 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 import kubeflow_runner
-from pipeline import kubeflow_targets
+from cyclegan.entry import UsageError
+from pipeline import kubeflow_spec, kubeflow_targets
 
 IMAGE = "registry.example/cyclegan-tfx:1.0"
 GPU_IMAGE = "registry.example/cyclegan-tfx-gpu:1.0"
@@ -50,6 +51,12 @@ def _compile(tmp_path, *flags, images=("--image", IMAGE, "--gpu-image", GPU_IMAG
         if executor.HasField("container")
     }
     return job, spec, kinds, containers, output.read_text()
+
+
+def _task_parameter(spec, task, name):
+    """A constant parameter of a task in the compiled spec."""
+    value = spec.root.dag.tasks[task].inputs.parameters[name].runtime_value.constant
+    return value.string_value
 
 
 GPU = {kubeflow_targets.KFP: "nvidia.com/gpu", kubeflow_targets.VERTEX: "NVIDIA_TESLA_T4"}
@@ -94,6 +101,7 @@ def test_spec_holds_only_what_the_target_runs(tmp_path, preset, data, example_ge
         example_gen,
         "Preprocess",
         "DomainClassifier",
+        "TrainingConfig",
         "Trainer",
         "Evaluator",
         "Pusher",
@@ -122,10 +130,14 @@ def test_spec_holds_only_what_the_target_runs(tmp_path, preset, data, example_ge
     for name in ("Trainer", "Evaluator", "Pusher"):
         assert "--runner=DataflowRunner" not in containers[name].args, name
 
+    # The compiled Trainer sections go to TrainingConfig; a run's training_config is an
+    # overlay of them, empty by default.
     parameters = spec.root.input_definitions.parameters
-    config = json.loads(parameters["training_config"].default_value.string_value)
-    assert config["cyclegan_config"]["epochs"] == {"demo": 10, "tutorial": 40, "paper": 100}[preset]
-    assert json.loads(job["runtimeConfig"]["parameterValues"]["training_config"]) == config
+    assert parameters["training_config"].default_value.string_value == "{}"
+    assert job["runtimeConfig"]["parameterValues"]["training_config"] == "{}"
+    compiled = json.loads(_task_parameter(spec, "TrainingConfig", "compiled"))
+    assert set(compiled) == {"data", "train", "observability"}
+    assert compiled["train"]["epochs"] == {"demo": 10, "tutorial": 40, "paper": 100}[preset]
     if data.startswith("gs://"):
         assert parameters["data_root"].default_value.string_value == data
     for local_path in (os.getcwd(), os.path.expanduser("~") + "/", str(tmp_path)):
@@ -188,9 +200,7 @@ def test_multi_worker_training_runs_as_a_vertex_job(tmp_path):
     assert kubeflow_targets.spec_problems(job["pipelineSpec"], "vertex", IMAGES) == []
     args = list(containers["Trainer"].args)
     assert "google_cloud_ai_platform" in args[args.index("--executor_class_path") + 1]
-    config = json.loads(
-        spec.root.input_definitions.parameters["training_config"].default_value.string_value
-    )
+    config = json.loads(_task_parameter(spec, "Trainer", "custom_config"))
     pools = config["ai_platform_training_args"]["worker_pool_specs"]
     assert [pool["replica_count"] for pool in pools] == [1, 2]
     assert all(pool["container_spec"]["image_uri"] == GPU_IMAGE for pool in pools)
@@ -273,8 +283,8 @@ def test_endpoint_uploads_and_starts_a_run(tmp_path, monkeypatch):
         (["--target", "vertex", "--endpoint", "http://127.0.0.1:8080"], "aiplatform.PipelineJob"),
         (
             ["--gpu-type", "nvidia.com/gpu", "--gpu-count", "4", "--gpu-image", GPU_IMAGE],
-            "4 replicas .* need a batch_size that splits over them, got 1; use e.g. "
-            "--set batch_size=4",
+            r"train.batch_size 1 does not split evenly over 4 replicas \(1 worker\(s\) x 4 "
+            r"device\(s\)\); use a multiple of 4, e.g. --set train.batch_size=4",
         ),
     ],
 )
@@ -292,9 +302,13 @@ def test_bad_flags_say_what_is_wrong(tmp_path, capsys, flags, message):
 
 
 def test_memory_sizes_are_kubernetes_quantities():
-    assert kubeflow_runner._memory_gb("16G") == 16.0
-    assert kubeflow_runner._memory_gb("512M") == 0.512
-    assert kubeflow_runner._memory_gb("1Gi") == pytest.approx(1.073741824)
+    assert kubeflow_spec.memory_gb("16G") == 16.0
+    assert kubeflow_spec.memory_gb("512M") == 0.512
+    assert kubeflow_spec.memory_gb("1Gi") == pytest.approx(1.073741824)
+    assert kubeflow_spec.memory_gb("1500k") == 0.0015
+    for refused in ("16K", "lots", "16 GB", "-1G"):  # Kubernetes writes k for kilo
+        with pytest.raises(UsageError, match="use a Kubernetes quantity"):
+            kubeflow_spec.memory_gb(refused)
 
 
 def test_output_folder_that_cannot_be_written_is_one_line(tmp_path, capsys):

@@ -84,6 +84,7 @@ def test_components_hold_only_tfx_components():
         "preprocess": ["__init__.py", "component.py", "executor.py"],
         "domain_classifier": ["__init__.py", "component.py", "executor.py"],
         "evaluator": ["__init__.py", "component.py", "executor.py"],
+        "training_config": ["__init__.py", "component.py", "executor.py"],
         "trainer": ["__init__.py", "run_fn.py"],
         "pusher": ["__init__.py", "executor.py"],
     }

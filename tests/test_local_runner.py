@@ -31,6 +31,17 @@ def _classifier_executions(output_dir):
     ]
 
 
+def _last_run_states(output_dir):
+    """{component: state} of the executions of the latest pipeline run, from ML Metadata."""
+    store = outputs.read_store(os.path.join(output_dir, "metadata.sqlite"))
+    run = max(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.id)
+    types = {t.id: t.name.rsplit(".", 1)[-1] for t in store.get_execution_types()}
+    return {
+        types[e.type_id]: metadata_store_pb2.Execution.State.Name(e.last_known_state)
+        for e in store.get_executions_by_context(run.id)
+    }
+
+
 def _assert_serves_both_directions(pushed_model):
     # TF Serving's layout: <base>/<model name>/<numeric version>/saved_model.pb
     assert os.path.basename(pushed_model).isdigit()
@@ -69,18 +80,26 @@ def test_synthetic_pipeline_end_to_end(tmp_path, capsys):
     # A re-run on the same inputs reuses every step from the cache: nothing new is pushed.
     assert _run(tmp_path).pushed_model == result.pushed_model
     assert len(os.listdir(os.path.dirname(result.pushed_model))) == 1
+    assert set(_last_run_states(tmp_path).values()) == {"CACHED"}
+
+    # A blessing threshold is the Evaluator's alone: only it and the Pusher run again.
+    stricter = _run(tmp_path, "--set=evaluation.max_cycle_l1=0.001")
+    assert stricter.pushed_model is None and "cycle_l1_aba" in stricter.failed_checks
+    states = _last_run_states(tmp_path)
+    assert {name for name, state in states.items() if state != "CACHED"} == {"Evaluator", "Pusher"}
+    assert states["Trainer"] == states["TrainingConfig"] == states["DomainClassifier"] == "CACHED"
 
     # A model that fails a check is evaluated against the blessed one and not pushed.
     capsys.readouterr()
-    # A new CycleGAN (2 steps) on the same data: TFX's cache keeps the domain classifier.
-    strict = _run(tmp_path, "--set=bless_max_cycle_l1=0.001", "--set=steps_per_epoch=2")
+    # A new CycleGAN (another seed) on the same data: TFX's cache keeps the domain classifier.
+    strict = _run(tmp_path, "--set=bless_max_cycle_l1=0.001", "--set=train.seed=1")
     assert strict.pushed_model is None and "cycle_l1_aba" in strict.failed_checks
     assert "NOT PUSHED" in capsys.readouterr().out
     evaluation = json.loads(Path(strict.evaluation).read_text())
     assert not evaluation["blessed"] and evaluation["baseline_metrics"] is not None
     assert evaluation["baseline_version"] == int(os.path.basename(result.pushed_model))
     assert len(os.listdir(os.path.dirname(result.pushed_model))) == 1
-    assert _classifier_executions(tmp_path) == ["COMPLETE", "CACHED", "CACHED"]
+    assert _classifier_executions(tmp_path) == ["COMPLETE", "CACHED", "CACHED", "CACHED"]
 
 
 def _write(path, data):
@@ -136,12 +155,25 @@ def test_bad_data_folder_fails_before_any_work(tmp_path, capsys):
 
 def test_cpu_replicas_need_a_batch_that_splits(tmp_path, capsys):
     assert local_runner.main(["--cpu-replicas", "2", "--output-dir", str(tmp_path)]) == 2
-    assert "--set batch_size=2" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "error: train.batch_size 1 does not split evenly over 2 replicas (--cpu-replicas 2); "
+        "use a multiple of 2, e.g. --set train.batch_size=2\n"
+    )
 
 
 def test_bad_flag_value_is_a_clear_error(tmp_path, capsys):
     assert local_runner.main(["--set", "epochs=many", "--output-dir", str(tmp_path)]) == 2
-    assert "error: epochs takes a value of type int" in capsys.readouterr().err
+    assert "error: train.epochs takes a value of type int" in capsys.readouterr().err
+
+
+def test_a_missing_warm_start_is_refused_before_any_work(tmp_path, capsys):
+    missing = tmp_path / "no-model"
+    flags = ["--set", f"train.init_from={missing}", "--output-dir", str(tmp_path / "out")]
+    assert local_runner.main(flags) == 2
+    assert capsys.readouterr().err == (
+        f"error: train.init_from {missing}: no such model or checkpoint\n"
+    )
+    assert not (tmp_path / "out" / "tfx").exists()
 
 
 def test_output_folder_that_cannot_be_written_is_one_line(tmp_path, capsys):

@@ -3,9 +3,8 @@ import os
 import pytest
 import tensorflow as tf
 
-from components.pusher import executor as pusher
-from components.pusher.executor import directory_fingerprint, push
 from cyclegan import serving_dir
+from cyclegan.serving_dir import directory_fingerprint, push
 
 
 def _model(path, content: bytes):
@@ -67,7 +66,7 @@ def test_object_store_push_writes_saved_model_pb_last(monkeypatch):
 
 
 def test_paths_that_rename_atomically():
-    assert pusher._is_posix("/srv/models/cyclegan")
-    assert pusher._is_posix("file:///srv/models")
-    assert not pusher._is_posix("gs://bucket/models")
-    assert not pusher._is_posix("s3://bucket/models")
+    assert serving_dir._is_posix("/srv/models/cyclegan")
+    assert serving_dir._is_posix("file:///srv/models")
+    assert not serving_dir._is_posix("gs://bucket/models")
+    assert not serving_dir._is_posix("s3://bucket/models")

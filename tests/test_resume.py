@@ -51,7 +51,9 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="cyclegan")
     assert local_runner.main(["--output-dir", output_dir, *FLAGS]) == 0
     resumed = [m for m in caplog.messages if m.startswith("Resumed from")]
-    assert len(resumed) == 1 and resumed[0].endswith(f"at step {saved_step}")
+    assert resumed == [
+        f"Resumed from step {saved_step}; training to step {TOTAL_STEPS}; schedule: constant 0.0002"
+    ]
     assert tf.train.latest_checkpoint(checkpoint_dir).endswith(f"ckpt-{TOTAL_STEPS}")
     epoch_line = next(m for m in caplog.messages if m.startswith("epoch 1/1"))
     assert f"{TOTAL_STEPS - saved_step} steps in" in epoch_line  # only the missing steps ran

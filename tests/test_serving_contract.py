@@ -16,7 +16,7 @@ def test_serving_info_describes_every_signature():
     float_names = {name + serving_contract.FLOAT_SUFFIX for name in bytes_names}
     assert set(info["signatures"]) == bytes_names | float_names
     assert info[serving_contract.DEFAULT_SIGNATURE] == serving_contract.SIGNATURES["a_to_b"]
-    assert info["image_size"] == tiny_config().crop_size
+    assert info["image_size"] == tiny_config().data.crop_size
     assert set(serving_contract.DIRECTIONS) == set(serving_contract.SIGNATURES)
 
 

@@ -91,7 +91,7 @@ def test_one_step_of_ours_leaves_the_weights_of_one_step_of_the_tutorials(gan_lo
     ours.train_step(real_a, real_b, 1)
     tutorial.train_step.python_function(real_a, real_b)
     for mine, theirs, start in zip(_our_networks(ours), tutorial.networks, before):
-        _assert_same_step(mine, theirs, start, ours.config.learning_rate)
+        _assert_same_step(mine, theirs, start, ours.config.train.learning_rate)
 
 
 def test_compute_gradients_gives_all_four_networks_the_tutorials_gradients():

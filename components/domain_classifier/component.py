@@ -35,11 +35,11 @@ class DomainClassifier(base_component.BaseComponent):
         super().__init__(
             spec=DomainClassifierSpec(
                 examples=examples,
-                image_size=config.domain_classifier_image_size,
-                train_steps=config.domain_classifier_steps,
-                crop_size=config.crop_size,
-                resize_method=config.resize_method,
-                seed=config.seed,
+                image_size=config.classifier.image_size,
+                train_steps=config.classifier.steps,
+                crop_size=config.data.crop_size,
+                resize_method=config.data.resize_method,
+                seed=config.classifier.seed,
                 model=channel.Channel(type=standard_artifacts.Model),
             )
         )

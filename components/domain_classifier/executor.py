@@ -14,33 +14,21 @@ was trained on, how long it took); the accuracies are also artifact properties.
 
 from __future__ import annotations
 
-import json
-import os
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List
 
 import tensorflow as tf
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
-from tfx.utils import io_utils, path_utils
+from tfx.utils import path_utils
 
-from components.preprocess import executor as preprocess_executor
-from cyclegan import data_contract, domain_classifier, image_ops, logger
-
-REPORT_FILE = "domain_classifier.json"
+from cyclegan import data_contract, domain_classifier, image_ops, input_pipeline, logger
 
 
 def _split(raw_uri: str, split: str, size: int, method: str) -> tf.data.Dataset:
-    return preprocess_executor.preprocessed_images(
+    return input_pipeline.preprocessed_images(
         data_contract.split_files(raw_uri, split), size, method
     )
-
-
-def load(model_uri: str) -> Tuple[domain_classifier.Score, Dict[str, Any]]:
-    """The classifier in a DomainClassifier Model artifact, and its report."""
-    with tf.io.gfile.GFile(os.path.join(model_uri, REPORT_FILE)) as file:
-        report = json.load(file)
-    return domain_classifier.load(path_utils.serving_model_path(model_uri)), report
 
 
 class Executor(base_executor.BaseExecutor):
@@ -81,9 +69,7 @@ class Executor(base_executor.BaseExecutor):
         }
 
         domain_classifier.export(network, image_size, path_utils.serving_model_path(model.uri))
-        io_utils.write_string_file(
-            os.path.join(model.uri, REPORT_FILE), json.dumps(report, indent=2)
-        )
+        report_path = domain_classifier.write_report(model.uri, report)
         for key in ("accuracy_a", "accuracy_b"):
             model.set_float_custom_property(key, report[key])
         logger.info(
@@ -96,5 +82,5 @@ class Executor(base_executor.BaseExecutor):
             steps,
             image_size,
             seconds,
-            os.path.join(model.uri, REPORT_FILE),
+            report_path,
         )

@@ -63,7 +63,7 @@ class _WriteShard(beam.DoFn):
                 writer.write(
                     data_contract.make_raw_example(
                         stored, self._domain, item.source
-                    ).SerializeToString()
+                    ).SerializeToString(deterministic=True)
                 )
                 written += 1
         yield {"seen": seen, "written": written, "skipped": skipped}

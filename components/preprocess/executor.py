@@ -10,12 +10,11 @@ idle cores per shard of 256 images.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import operator
 import os
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List
 
 import apache_beam as beam
 import tensorflow as tf
@@ -25,51 +24,10 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
 from components import beam_shards
-from cyclegan import data_contract, image_ops, logger
+from cyclegan import data_contract, image_ops, input_pipeline, logger
 
-BATCH_SIZE = 64  # images the writing loop takes from tf.data at a time
 SHARDS_PER_ELEMENT = 8
 COUNTS_FILE = "preprocess_counts.json"
-
-
-@functools.lru_cache(maxsize=None)
-def _reader(size: int, method: str) -> Callable[[List[str]], tf.data.Dataset]:
-    """Input shard paths -> batches of (shard index, uint8 pixels, source), shard after shard
-    in input order. Traced once per worker process and size: a dataset built eagerly traces
-    its map function anew each time (~20 ms)."""
-
-    def preprocess(index, serialized):
-        features = tf.io.parse_single_example(serialized, data_contract.RAW_FEATURES)
-        return (
-            index,
-            image_ops.preprocess(features[data_contract.ENCODED], size, method),
-            features[data_contract.SOURCE],
-        )
-
-    def records(index, path):
-        return tf.data.TFRecordDataset(path, compression_type="GZIP").map(
-            lambda serialized: (index, serialized)
-        )
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-    def read(paths):
-        return (
-            tf.data.Dataset.from_tensor_slices(paths)
-            .enumerate()
-            .flat_map(records)
-            .map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
-            .batch(BATCH_SIZE)
-            .prefetch(tf.data.AUTOTUNE)
-        )
-
-    return read
-
-
-def preprocessed_images(paths: List[str], size: int, method: str) -> tf.data.Dataset:
-    """uint8 images of raw example files, preprocessed as this component does, at any size:
-    for a consumer that needs a split at another size than the one written here (the domain
-    classifier reads the train splits exactly as the test splits were made)."""
-    return _reader(size, method)(paths).unbatch().map(lambda index, image, source: image)
 
 
 class _PreprocessShards(beam.DoFn):
@@ -82,7 +40,8 @@ class _PreprocessShards(beam.DoFn):
 
     def process(self, shards) -> Iterator[int]:
         inputs = [input_path for input_path, _ in shards]
-        batches = _reader(self._size, self._method)(inputs).as_numpy_iterator()
+        batches = input_pipeline.raw_example_reader(self._size, self._method)(inputs)
+        batches = batches.as_numpy_iterator()
         records = (record for batch in batches for record in zip(*batch))
         # Records come shard by shard; a shard without any still gets its (empty) file.
         by_shard = itertools.groupby(records, key=operator.itemgetter(0))
@@ -97,7 +56,7 @@ class _PreprocessShards(beam.DoFn):
                         writer.write(
                             data_contract.make_pixel_example(
                                 image.tobytes(), self._size, source
-                            ).SerializeToString()
+                            ).SerializeToString(deterministic=True)
                         )
                         count += 1
                     next_index, next_records = next(by_shard, (None, ()))

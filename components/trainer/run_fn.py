@@ -6,39 +6,29 @@ the installed package and nothing is uploaded at compile time.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from cyclegan import distribute, export, logger, train
-from cyclegan.config import Config
+from cyclegan import checkpoints, distribute, export, logger, train
+from cyclegan.config import TRAINER_SECTIONS, Config
 
-CONFIG_KEY = "cyclegan_config"
 CHECKPOINT_ROOT_KEY = "checkpoint_root"
 
 
-def custom_config(config: Config, pipeline_root: str) -> dict:
+def custom_config(pipeline_root: str) -> dict:
     """What the pipeline passes to the Trainer's custom_config."""
-    return {
-        CONFIG_KEY: config.to_dict(),
-        CHECKPOINT_ROOT_KEY: os.path.join(pipeline_root, "checkpoints"),
-    }
+    return {CHECKPOINT_ROOT_KEY: os.path.join(pipeline_root, "checkpoints")}
 
 
-def checkpoint_dir(checkpoint_root: str, config: Config, train_files, eval_files) -> str:
-    """A directory that stays the same across runs of the same training (same inputs and
-    config), so a re-run after an interruption resumes instead of starting over."""
-    identity = json.dumps(
-        {"config": config.to_dict(), "train": list(train_files), "eval": list(eval_files)},
-        sort_keys=True,
-    )
-    return os.path.join(checkpoint_root, hashlib.sha256(identity.encode()).hexdigest()[:16])
+def hyperparameters(config: Config) -> dict:
+    """The config sections the Trainer reads and nothing else, as it receives them (from the
+    TrainingConfig step, as `fn_args.hyperparameters`): TFX re-runs it only when they change."""
+    return config.to_dict(TRAINER_SECTIONS)
 
 
 def run_fn(fn_args: FnArgs) -> None:
-    config = Config.from_dict(fn_args.custom_config[CONFIG_KEY])
+    config = Config.from_dict(fn_args.hyperparameters)
     logger.info(distribute.visible_devices_line())
     logger.info("CycleGAN config (* = differs from the tutorial's recipe):\n%s", config.describe())
     # The pipeline sets train splits (trainA, trainB) and eval splits (testA, testB), in the
@@ -52,11 +42,8 @@ def run_fn(fn_args: FnArgs) -> None:
         test_a,
         test_b,
         run_dir=fn_args.model_run_dir,
-        checkpoint_dir=checkpoint_dir(
-            fn_args.custom_config[CHECKPOINT_ROOT_KEY],
-            config,
-            fn_args.train_files,
-            fn_args.eval_files,
+        checkpoint_dir=checkpoints.checkpoint_dir(
+            fn_args.custom_config[CHECKPOINT_ROOT_KEY], config, [train_a, train_b]
         ),
     )
     chief, role = distribute.worker_role()

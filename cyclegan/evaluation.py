@@ -1,0 +1,168 @@
+"""judge(): a candidate SavedModel against the thresholds and the model serving now.
+
+Loads the exported SavedModel's float signatures (what is served), computes the metrics on
+the preprocessed test splits, compares with the baseline and decides the blessing. The
+baseline is the model serving has now: the newest version under the serving directory, read
+from the directory rather than resolved from ML Metadata, so every orchestrator runs the
+same pipeline (open-source Kubeflow Pipelines cannot run Resolver nodes). With a domain
+classifier the domain scores are added; they count for blessing only when its accuracy on
+the real test images of each domain reaches `classifier_min_accuracy`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+
+import tensorflow as tf
+
+from cyclegan import domain_classifier, input_pipeline, logger, metrics, serving_contract
+from cyclegan import serving_dir as serving_dir_lib
+from cyclegan.config import EvaluationConfig
+
+
+def image_size(model_dir: str) -> int:
+    with tf.io.gfile.GFile(os.path.join(model_dir, serving_contract.INFO_ASSET)) as file:
+        return json.load(file)["image_size"]
+
+
+def model_metrics(
+    model_dir: str,
+    test: input_pipeline.TestSet,
+    features,
+    domain_score: Optional[domain_classifier.Score] = None,
+) -> Dict[str, float]:
+    loaded = tf.saved_model.load(model_dir)
+
+    def signature(direction):
+        function = loaded.signatures[
+            serving_contract.SIGNATURES[direction] + serving_contract.FLOAT_SUFFIX
+        ]
+        return lambda images: function(images=images)[serving_contract.FLOAT_KEY]
+
+    return metrics.evaluate(
+        signature("a_to_b"),
+        signature("b_to_a"),
+        test.images_a,
+        test.images_b,
+        test.sources_a,
+        test.sources_b,
+        features,
+        domain_score,
+    )
+
+
+class Classifier(NamedTuple):
+    """A domain classifier as the DomainClassifier step exports it."""
+
+    model_dir: str  # its SavedModel
+    report_dir: str  # the folder of its domain_classifier.json
+
+
+def load_domain_classifier(
+    classifier: Optional[Classifier], min_accuracy: float
+) -> Tuple[Optional[domain_classifier.Score], Optional[Dict[str, Any]], str]:
+    """(P(B) of images, or None; its accuracy and whether it is reliable; a note saying so)."""
+    if classifier is None:
+        return None, None, "domain scores skipped: no domain classifier given"
+    score = domain_classifier.load(classifier.model_dir)
+    report = domain_classifier.read_report(classifier.report_dir)
+    accuracy_a, accuracy_b = report["accuracy_a"], report["accuracy_b"]
+    reliable = min(accuracy_a, accuracy_b) >= min_accuracy
+    accuracies = (
+        f"the domain classifier's accuracy on the real test images is A "
+        f"{accuracy_a:.3f}, B {accuracy_b:.3f}"
+    )
+    note = (
+        f"domain scores used for blessing: {accuracies} (>= {min_accuracy})"
+        if reliable
+        else f"domain scores UNRELIABLE, reported but not used for blessing: {accuracies}, "
+        f"below evaluation.classifier_min_accuracy {min_accuracy}"
+    )
+    summary = {
+        "model": classifier.model_dir,
+        "accuracy_a": accuracy_a,
+        "accuracy_b": accuracy_b,
+        "min_accuracy": min_accuracy,
+        "reliable": reliable,
+    }
+    return score, summary, note
+
+
+class Judgement(NamedTuple):
+    metrics: Dict[str, float]
+    baseline_metrics: Optional[Dict[str, float]]
+    baseline: Optional[serving_dir_lib.Version]
+    domain_classifier: Optional[Dict[str, Any]]
+    notes: List[str]
+    failed_checks: List[str]
+
+    @property
+    def blessed(self) -> bool:
+        return not self.failed_checks
+
+    def report(self) -> Dict[str, Any]:
+        """What metrics.json holds."""
+        return {
+            "metrics": self.metrics,
+            "baseline_metrics": self.baseline_metrics,
+            "baseline_version": self.baseline.number if self.baseline else None,
+            "baseline_model": self.baseline.path if self.baseline else None,
+            "domain_classifier": self.domain_classifier,
+            "notes": self.notes,
+            "failed_checks": self.failed_checks,
+            "blessed": self.blessed,
+        }
+
+
+def judge(
+    model_dir: str,
+    test_files: Tuple[List[str], List[str]],
+    serving_base: str,
+    thresholds: EvaluationConfig,
+    inception_weights: Optional[str] = None,
+    classifier: Optional[Classifier] = None,
+) -> Judgement:
+    """The candidate SavedModel at model_dir, on the preprocessed test files of A and B,
+    against `thresholds` and the newest servable version under serving_base."""
+    features, inception_note = metrics.inception_features(inception_weights)
+    logger.info("%s", inception_note)
+    domain_score, classifier_summary, classifier_note = load_domain_classifier(
+        classifier, thresholds.classifier_min_accuracy
+    )
+    reliable = bool(classifier_summary and classifier_summary["reliable"])
+    (logger.info if reliable else logger.warning)("%s", classifier_note)
+    notes = [inception_note, classifier_note]
+
+    size = image_size(model_dir)
+    test = input_pipeline.read_test_set(*test_files, size)
+    current = model_metrics(model_dir, test, features, domain_score)
+    served = serving_dir_lib.latest_servable(serving_base)
+    baseline = None
+    if served is None:
+        logger.info("No baseline: nothing pushed to %s yet", serving_base)
+    elif image_size(served.path) != size:
+        # The test splits are preprocessed at the candidate's size only.
+        note = (
+            f"baseline skipped: version {served.number} ({served.path}) serves "
+            f"{image_size(served.path)} px images, the candidate {size} px; the candidate is "
+            f"judged on its own"
+        )
+        logger.warning("%s", note)
+        notes.append(note)
+        served = None
+    else:
+        logger.info(
+            "Baseline: version %d, the model serving has now (%s)", served.number, served.path
+        )
+        baseline = model_metrics(served.path, test, features, domain_score)
+    failures = metrics.blessing_failures(
+        current,
+        thresholds.max_cycle_l1,
+        thresholds.min_output_spread,
+        baseline,
+        thresholds.baseline_margin,
+        thresholds.min_domain_score if reliable else None,
+    )
+    return Judgement(current, baseline, served, classifier_summary, notes, failures)

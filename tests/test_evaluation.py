@@ -1,0 +1,53 @@
+"""judge() on its own: the candidate against the thresholds and the served model."""
+
+import logging
+import os
+
+from cyclegan import data_contract, evaluation, export
+from cyclegan.config import EvaluationConfig
+from cyclegan.model import CycleGan
+from cyclegan.serving_dir import push
+from tests.helpers import write_pixel_records
+
+LENIENT = EvaluationConfig(min_output_spread=0.0, min_domain_score=0.0)
+
+
+def _export(config, path):
+    model = CycleGan(config)
+    return export.export_generators(model.g_ab, model.g_ba, config, str(path))
+
+
+def _test_files(tmp_path, size):
+    files = []
+    for seed, split in enumerate(data_contract.TEST_SPLITS):
+        path = str(tmp_path / "examples" / split / "d")
+        write_pixel_records(path, size, 3, seed)
+        files.append([path])
+    return tuple(files)
+
+
+def test_a_served_model_of_another_image_size_is_skipped_with_the_reason(
+    tmp_path, tiny_config, caplog
+):
+    caplog.set_level(logging.INFO, logger="cyclegan")
+    candidate = _export(tiny_config, tmp_path / "candidate")
+    serving = str(tmp_path / "serving")
+    bigger = tiny_config.replace(load_size=64, crop_size=64)
+    version_dir, _ = push(_export(bigger, tmp_path / "bigger"), serving)
+
+    judgement = evaluation.judge(candidate, _test_files(tmp_path, 32), serving, LENIENT)
+    version = os.path.basename(version_dir)
+    assert judgement.baseline is None and judgement.baseline_metrics is None
+    assert judgement.blessed  # judged on its own
+    note = (
+        f"baseline skipped: version {version} ({version_dir}) serves 64 px images, the "
+        "candidate 32 px; the candidate is judged on its own"
+    )
+    assert note in judgement.notes and note in caplog.messages
+    assert judgement.report()["baseline_version"] is None
+
+    # A served model of the candidate's size is the baseline.
+    other_seed = tiny_config.replace(**{"train.seed": 1})
+    same_size = push(_export(other_seed, tmp_path / "same"), serving)[0]
+    judgement = evaluation.judge(candidate, _test_files(tmp_path, 32), serving, LENIENT)
+    assert judgement.baseline.path == same_size and judgement.baseline_metrics is not None
