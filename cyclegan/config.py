@@ -29,6 +29,7 @@ GENERATORS = ("unet", "resnet")
 GAN_LOSSES = ("bce", "lsgan")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 RESIZE_METHODS = ("nearest", "bilinear", "bicubic", "area")
+WHEN_LOCKED = ("wait", "refuse")
 
 
 def _check(problems: List[str], condition: bool, message: str) -> None:
@@ -112,10 +113,12 @@ class TrainConfig:
     # Speed switches, for GPUs mostly. Losses stay float32 under mixed precision.
     precision: str = "float32"
     jit_compile: bool = False  # XLA for the loss and gradient computation
+    # When another trainer of the same training is running: "wait" for it, or "refuse".
+    when_locked: str = "wait"
 
-    # Fields that say how long or how fast to train, not which training: changing them
-    # resumes from the same checkpoints (see checkpoint_identity()).
-    LENGTH_AND_SPEED = ("epochs", "decay_epochs", "steps_per_epoch", "jit_compile")
+    # Fields that say how long, how fast or how politely to train, not which training:
+    # changing them resumes from the same checkpoints (see checkpoints.identity()).
+    OUTSIDE_IDENTITY = ("epochs", "decay_epochs", "steps_per_epoch", "jit_compile", "when_locked")
 
     @property
     def total_epochs(self) -> int:
@@ -140,6 +143,11 @@ class TrainConfig:
             problems,
             self.precision in PRECISIONS,
             f"precision must be one of {PRECISIONS}, got {self.precision!r}",
+        )
+        _check(
+            problems,
+            self.when_locked in WHEN_LOCKED,
+            f"when_locked must be one of {WHEN_LOCKED}, got {self.when_locked!r}",
         )
         _check(
             problems,

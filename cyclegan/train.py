@@ -3,8 +3,11 @@ summaries, checkpoint, log progress, write the grid); each step is a function be
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import signal
+import threading
 import time
 from typing import Callable, Dict, NamedTuple, Optional
 
@@ -26,33 +29,58 @@ def fit(
     strategy: Optional[tf.distribute.Strategy] = None,
     evaluate: Optional[Callable[[CycleGan], Dict[str, float]]] = None,
 ) -> CycleGan:
-    """Trains for config.train.total_epochs, with checkpoints, TensorBoard logs and a sample grid.
+    """Trains for config.train.total_epochs, with checkpoints, TensorBoard logs and a sample
+    grid.
 
     train_*/test_* are TFRecord file patterns of preprocessed examples. TensorBoard logs,
     the resolved config and translations.png go under run_dir; checkpoints under
-    checkpoint_dir (default run_dir/checkpoints). Resumes from the latest checkpoint there.
+    checkpoint_dir (default run_dir/checkpoints). Resumes from the latest checkpoint there;
+    one trainer at a time (checkpoints.TrainerLock; the chief's, with several workers).
     evaluate: called after every epoch; what it returns goes to TensorBoard (eval/<name>)
     and the epoch's log line.
     """
+    checkpoint_dir = checkpoint_dir or os.path.join(run_dir, "checkpoints")
+    chief, _ = distribute.worker_role()
+    with (
+        checkpoints.TrainerLock(checkpoint_dir, wait=config.train.when_locked == "wait")
+        if chief
+        else contextlib.nullcontext()
+    ):
+        return _fit(
+            config, train_a, train_b, test_a, test_b, run_dir, checkpoint_dir, strategy, evaluate
+        )
+
+
+def _fit(
+    config: Config,
+    train_a,
+    train_b,
+    test_a,
+    test_b,
+    run_dir: str,
+    checkpoint_dir: str,
+    strategy: Optional[tf.distribute.Strategy],
+    evaluate: Optional[Callable[[CycleGan], Dict[str, float]]],
+) -> CycleGan:
+    """fit(), holding the folder's lock."""
     strategy = strategy or distribute.choose_strategy()
     check_batch_splits(config.train.batch_size, strategy)
     counts = (input_pipeline.count_records(train_a), input_pipeline.count_records(train_b))
     steps_per_epoch = input_pipeline.steps_per_epoch(*counts, config)
     with strategy.scope():
         model = CycleGan(config, steps_per_epoch)
-    checkpoint_dir = checkpoint_dir or os.path.join(run_dir, "checkpoints")
     run_dir = own_run_dir(run_dir)
     save_config(config, run_dir)
     manager = restore(model, checkpoint_dir)
     if completed_steps(model) == 0 and config.train.init_from:
         logger.info(checkpoints.warm_start(model, config.train.init_from))
     grid = samples.Grid(
-        input_pipeline.read_images(test_a, config.data.crop_size, config.observability.grid_images)[
-            0
-        ],
-        input_pipeline.read_images(test_b, config.data.crop_size, config.observability.grid_images)[
-            0
-        ],
+        *(
+            input_pipeline.read_images(
+                test, config.data.crop_size, config.observability.grid_images
+            )[0]
+            for test in (test_a, test_b)
+        )
     )
     total_steps = steps_per_epoch * config.train.total_epochs
     if not plan(model, total_steps, steps_per_epoch, checkpoint_dir):
@@ -63,19 +91,19 @@ def fit(
     dataset = distributable_dataset(train_a, train_b, config, counts, completed_steps(model))
     batches = iter(strategy.experimental_distribute_dataset(dataset))
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs"))
-    logger.info(
-        "Training %d steps (%d epochs x %d steps, global batch %d, %d replica(s)); "
-        "checkpoints in %s; TensorBoard: tensorboard --logdir %s",
-        total_steps,
-        config.train.total_epochs,
-        steps_per_epoch,
-        config.train.batch_size,
-        strategy.num_replicas_in_sync,
-        checkpoint_dir,
-        os.path.join(run_dir, "logs"),
-    )
     progress = Progress(total_steps, completed_steps(model))
-    with writer.as_default():
+    with StopSignals() as stop, writer.as_default():
+        logger.info(
+            "Training %d steps (%d epochs x %d steps, global batch %d, %d replica(s)); "
+            "checkpoints in %s; TensorBoard: tensorboard --logdir %s",
+            total_steps,
+            config.train.total_epochs,
+            steps_per_epoch,
+            config.train.batch_size,
+            strategy.num_replicas_in_sync,
+            checkpoint_dir,
+            os.path.join(run_dir, "logs"),
+        )
         while completed_steps(model) < total_steps:
             epoch = train_epoch(
                 model,
@@ -88,8 +116,17 @@ def fit(
                 total_steps,
                 checkpoint_dir,
                 strategy,
+                stop,
             )
-            manager.save(checkpoint_number=completed_steps(model))
+            saved = manager.save(checkpoint_number=completed_steps(model))
+            if stop.received:
+                logger.warning(
+                    "Stopped by %s at step %d; checkpoint saved: %s",
+                    signal.Signals(stop.received).name,
+                    completed_steps(model),
+                    saved,
+                )
+                raise SystemExit(128 + stop.received)
             evaluation = evaluate(model) if evaluate else {}
             write_evaluation(evaluation, completed_steps(model))
             writer.flush()
@@ -169,22 +206,20 @@ def save_config(config: Config, run_dir: str) -> None:
 
 
 def restore(model: CycleGan, checkpoint_dir: str) -> tf.train.CheckpointManager:
-    """Restores the latest checkpoint, if any, and returns the manager that saves new ones.
+    """Restores the newest readable checkpoint, if any (see
+    checkpoints.restore_newest_readable), removes what interrupted saves left, and returns
+    the manager that saves new ones.
 
     Several workers: every worker must save, but only the chief's copy is the real one; all
     restore the chief's, so they resume from the same state."""
     checkpoint = tf.train.Checkpoint(model=model)
     chief, role = distribute.worker_role()
-    manager = tf.train.CheckpointManager(
-        checkpoint,
-        checkpoint_dir if chief else os.path.join(checkpoint_dir, "workers", role),
-        max_to_keep=2,
-    )
-    latest = tf.train.latest_checkpoint(checkpoint_dir)
-    if latest:
-        checkpoint.restore(latest).expect_partial()
-        logger.info("Restored %s (step %d)", latest, completed_steps(model))
-    return manager
+    own_dir = checkpoint_dir if chief else os.path.join(checkpoint_dir, "workers", role)
+    restored = checkpoints.restore_newest_readable(checkpoint, checkpoint_dir, owner=chief)
+    if restored:
+        logger.info("Restored %s (step %d)", restored, completed_steps(model))
+    checkpoints.remove_leftovers(own_dir, completed_steps(model))
+    return tf.train.CheckpointManager(checkpoint, own_dir, max_to_keep=2)
 
 
 class LossTracker(tf.Module):
@@ -268,10 +303,12 @@ def train_epoch(
     total_steps: int,
     checkpoint_dir: str,
     strategy: tf.distribute.Strategy,
+    stop: Optional["StopSignals"] = None,
 ) -> EpochResult:
-    """The rest of the current epoch (all of it, unless resuming in its middle). Losses are
-    checked whenever something is written or saved, and at the end: a non-finite one stops
-    training within summary_every_steps, before any checkpoint holds it."""
+    """The rest of the current epoch (all of it, unless resuming in its middle, or stopped by
+    a signal after the step it is in). Losses are checked whenever something is written or
+    saved, and at the end: a non-finite one stops training within summary_every_steps,
+    before any checkpoint holds it."""
     config = model.config
     start = time.time()
     first_step = completed_steps(model)  # then counted here: reading it waits for the step
@@ -290,8 +327,36 @@ def train_epoch(
             write_image_summary(model, grid, step)
         if save:
             manager.save(checkpoint_number=step)
+        if stop and stop.received:
+            epoch_steps = step - first_step
+            break
     tracker.check_finite()
     return EpochResult(epoch, epoch_steps, time.time() - start, tracker.take_means(epoch_steps))
+
+
+class StopSignals:
+    """While active (in the main thread), SIGTERM and SIGINT set `received` instead of ending
+    the process: the loop finishes the step it is in, saves a checkpoint and exits with
+    128 + the signal's number. Kubernetes sends SIGTERM before it evicts or preempts a pod
+    (and SIGKILL after the grace period, 30 s by default)."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.received: Optional[int] = None
+        self._previous: Dict[int, object] = {}
+
+    def _handle(self, signum, frame) -> None:
+        self.received = signum
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
 
 
 def run_step(

@@ -5,6 +5,8 @@ import gzip
 import io
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +25,8 @@ from components.preprocess import executor as preprocess_executor
 from components.preprocess.component import Preprocess
 from cyclegan import data_contract, image_ops, input_pipeline, sources
 from tests.helpers import encode, random_pixels
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _run_ingest(example_gen, root, beam_args=()):
@@ -171,21 +175,42 @@ def test_driver_fingerprint_is_tfxs_and_survives_what_cannot_be_stat_ed(messy_fo
     assert broken != clean and f"num_files:{len(os.listdir(messy_folder / 'trainA'))}," in broken
 
 
-def test_same_input_gives_byte_identical_examples(tmp_path, messy_folder):
-    outputs = [
-        _run_ingest(
-            example_gen_component.folder_example_gen(str(messy_folder)), tmp_path / f"run{run}"
+# Runs ExampleGen -> Preprocess on a folder in a process of its own; prints their outputs.
+INGEST = """
+import sys
+from pathlib import Path
+from components.image_example_gen import component
+from tests.test_ingest_pipeline import _run_ingest
+print(*_run_ingest(component.folder_example_gen(sys.argv[1]), Path(sys.argv[2])))
+"""
+
+
+@pytest.mark.slow
+def test_same_input_gives_byte_identical_shards_in_any_process(tmp_path, messy_folder):
+    """protobuf writes a tf.train.Example's feature map in an order of its process unless it
+    is asked to be deterministic: two fresh processes must still write the same bytes."""
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", INGEST, str(messy_folder), str(tmp_path / f"run{run}")],
+            cwd=REPO,
+            env=dict(os.environ, TF_USE_LEGACY_KERAS="1"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for run in range(2)
     ]
+    outputs = []
+    for run in runs:
+        out, err = run.communicate(timeout=600)
+        assert run.returncode == 0, err[-3000:]
+        outputs.append(out.split()[-2:])
 
     def contents(directory):
-        return {
-            os.path.relpath(path, directory): open(path, "rb").read()
-            for path in glob.glob(os.path.join(directory, "Split-*", "*"))
-        }
+        files = glob.glob(os.path.join(directory, "Split-*", "*"))
+        return {os.path.relpath(path, directory): Path(path).read_bytes() for path in files}
 
-    for first, second in zip(*outputs):
+    for first, second in zip(*outputs):  # ExampleGen's, then Preprocess's
         assert contents(first) and contents(first) == contents(second)
 
 
