@@ -45,9 +45,3 @@ def test_a_served_model_of_another_image_size_is_skipped_with_the_reason(
     )
     assert note in judgement.notes and note in caplog.messages
     assert judgement.report()["baseline_version"] is None
-
-    # A served model of the candidate's size is the baseline.
-    other_seed = tiny_config.replace(**{"train.seed": 1})
-    same_size = push(_export(other_seed, tmp_path / "same"), serving)[0]
-    judgement = evaluation.judge(candidate, _test_files(tmp_path, 32), serving, LENIENT)
-    assert judgement.baseline.path == same_size and judgement.baseline_metrics is not None
