@@ -87,12 +87,13 @@ def _fit(
         write_grid(model, grid, run_dir)
         return model
     tracker = LossTracker()
-    step_fn = distributed_step(strategy, model, config.train.batch_size, tracker)
+    stop = StopSignals(agree=isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy))
+    step_fn = distributed_step(strategy, model, config.train.batch_size, tracker, stop.votes)
     dataset = distributable_dataset(train_a, train_b, config, counts, completed_steps(model))
     batches = iter(strategy.experimental_distribute_dataset(dataset))
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs"))
     progress = Progress(total_steps, completed_steps(model))
-    with StopSignals() as stop, writer.as_default():
+    with stop, writer.as_default():
         logger.info(
             "Training %d steps (%d epochs x %d steps, global batch %d, %d replica(s)); "
             "checkpoints in %s; TensorBoard: tensorboard --logdir %s",
@@ -127,6 +128,14 @@ def _fit(
                     saved,
                 )
                 raise SystemExit(128 + stop.received)
+            if stop.agreed:  # another worker of the cluster was signalled: stop with it
+                logger.warning(
+                    "Stopped at step %d with the cluster (another worker was stopped by a "
+                    "signal); checkpoint saved: %s",
+                    completed_steps(model),
+                    saved,
+                )
+                raise SystemExit(0)
             evaluation = evaluate(model) if evaluate else {}
             write_evaluation(evaluation, completed_steps(model))
             writer.flush()
@@ -266,15 +275,26 @@ class LossTracker(tf.Module):
 
 
 def distributed_step(
-    strategy: tf.distribute.Strategy, model: CycleGan, global_batch: int, tracker: LossTracker
+    strategy: tf.distribute.Strategy,
+    model: CycleGan,
+    global_batch: int,
+    tracker: LossTracker,
+    stop_votes: Optional[tf.Variable] = None,
 ):
     """One traced step over all replicas on the iterator's next batch (taken inside the
-    function: no per-step Python for the input); returns each loss's global-batch mean."""
+    function: no per-step Python for the input); returns each loss's global-batch mean, and
+    with `stop_votes` (several workers) the sum of every worker's vote to stop."""
+
+    def replica_step(batch_a, batch_b):
+        losses = model.train_step(batch_a, batch_b, global_batch)
+        if stop_votes is not None:
+            losses[STOP_VOTES] = tf.identity(stop_votes)
+        return losses
 
     @tf.function
     def step(batches):
         batch_a, batch_b = next(batches)
-        per_replica = strategy.run(model.train_step, args=(batch_a, batch_b, global_batch))
+        per_replica = strategy.run(replica_step, args=(batch_a, batch_b))
         losses = {
             name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
             for name, value in per_replica.items()
@@ -315,7 +335,10 @@ def train_epoch(
     epoch = first_step // steps_per_epoch
     epoch_steps = steps_per_epoch - first_step % steps_per_epoch
     for step in range(first_step + 1, first_step + epoch_steps + 1):
+        if stop and stop.received:
+            stop.vote()
         step_losses = run_step(step_fn, batches, step - 1, checkpoint_dir, strategy)
+        stopping = stop.should_stop(step_losses) if stop else False
         scalars = step % config.observability.summary_every_steps == 0 or step == total_steps
         images = step % config.observability.image_summary_every_steps == 0
         save = step % config.observability.checkpoint_every_steps == 0
@@ -327,24 +350,49 @@ def train_epoch(
             write_image_summary(model, grid, step)
         if save:
             manager.save(checkpoint_number=step)
-        if stop and stop.received:
+        if stopping:
             epoch_steps = step - first_step
             break
     tracker.check_finite()
     return EpochResult(epoch, epoch_steps, time.time() - start, tracker.take_means(epoch_steps))
 
 
+STOP_VOTES = "stop_votes"
+
+
 class StopSignals:
     """While active (in the main thread), SIGTERM and SIGINT set `received` instead of ending
     the process: the loop finishes the step it is in, saves a checkpoint and exits with
     128 + the signal's number. Kubernetes sends SIGTERM before it evicts or preempts a pod
-    (and SIGKILL after the grace period, 30 s by default)."""
+    (and SIGKILL after the grace period, 30 s by default).
+
+    agree (several workers): a signalled worker votes to stop through `votes`, which the
+    step sums over the cluster with its losses; every worker stops after the same step (the
+    chief saving the checkpoint that is restored) instead of leaving the others waiting in a
+    collective."""
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-    def __init__(self):
+    def __init__(self, agree: bool = False):
         self.received: Optional[int] = None
+        self.agreed = False  # another worker's vote stopped this one
+        self.votes = tf.Variable(0.0, trainable=False, name="stop_votes") if agree else None
         self._previous: Dict[int, object] = {}
+
+    def vote(self) -> None:
+        if self.votes is not None:
+            self.votes.assign(1.0)
+
+    def should_stop(self, step_losses: Dict[str, tf.Tensor]) -> bool:
+        """After a step: whether to stop now. Takes the votes out of the step's losses."""
+        votes = step_losses.pop(STOP_VOTES, None)
+        if votes is None:
+            return self.received is not None
+        # Every worker stops on the step whose sum first holds a vote, the signalled one too
+        # (its vote counts from the step after the signal).
+        stopping = float(votes) > 0
+        self.agreed = stopping and self.received is None
+        return stopping
 
     def _handle(self, signum, frame) -> None:
         self.received = signum

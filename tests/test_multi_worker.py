@@ -188,7 +188,20 @@ def _wait_for(pattern, process, timeout_s):
         time.sleep(0.2)
 
 
-def test_a_lost_worker_stops_the_chief_and_a_restart_resumes(data):
+def _log(process):
+    return Path(process.log_path).read_text()
+
+
+def _wait_for_text(process, text, timeout_s):
+    """Polls the process's log for `text`; fails if the process ends or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while text not in _log(process):
+        assert process.poll() is None, _log(process)[-3000:]
+        assert time.monotonic() < deadline, f"no {text!r} in the log"
+        time.sleep(0.2)
+
+
+def test_a_lost_worker_stops_the_chief_a_restart_resumes_and_sigterm_stops_all(data):
     config = _config(steps=30, checkpoint_every=5)
     job = data / "job"
     processes, worker_address = _cluster(job, config)
@@ -203,10 +216,20 @@ def test_a_lost_worker_stops_the_chief_and_a_restart_resumes(data):
     saved_step = int(tf.train.latest_checkpoint(checkpoints).rsplit("-", 1)[1])
     assert 0 < saved_step < 30
 
-    restarted, _ = _cluster(job, config)
-    outputs = {}
-    for role, process in restarted.items():
-        code, outputs[role] = _finish(process, 600)
-        assert code == 0, f"{role} failed:\n{outputs[role][-3000:]}"
-    assert re.search(rf"Resumed from step {saved_step}; training to step \d+", outputs["chief"])
-    assert tf.train.latest_checkpoint(checkpoints).endswith("ckpt-30")
+    # The restart resumes there; SIGTERM to the chief then stops the whole cluster after one
+    # agreed step: the chief saves and exits 143, the worker stops with it (exit 0).
+    restarted, _ = _cluster(job, _config(steps=100_000, checkpoint_every=5))
+    _wait_for_text(restarted["chief"], "Training 100000 steps", 300)
+    assert re.search(
+        rf"Resumed from step {saved_step}; training to step \d+", _log(restarted["chief"])
+    )
+    restarted["chief"].send_signal(signal.SIGTERM)
+    outputs = {role: _finish(process, 300) for role, process in restarted.items()}
+    (code, chief), (worker_code, worker) = outputs["chief"], outputs["worker"]
+    assert code == 128 + signal.SIGTERM, chief[-3000:]
+    stopped = re.search(r"Stopped by SIGTERM at step (\d+); checkpoint saved", chief)
+    assert stopped, chief[-3000:]
+    step = int(stopped.group(1))
+    assert worker_code == 0, worker[-3000:]
+    assert f"Stopped at step {step} with the cluster" in worker
+    assert tf.train.latest_checkpoint(checkpoints).endswith(f"ckpt-{step}")
