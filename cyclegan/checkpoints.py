@@ -63,16 +63,16 @@ def checkpoint_dir(root: str, config: Config, train_patterns: Sequence[str]) -> 
     return path
 
 
-# What two models must share for weights to move from one to the other.
-_ARCHITECTURE = (
+# What two models must share for weights to move from one to the other: the generators
+# (all a SavedModel holds), and the discriminators too for a checkpoint.
+_GENERATOR_ARCHITECTURE = (
     "generator",
     "generator_filters",
     "resnet_blocks",
     "norm_affine",
     "conv_bias",
-    "discriminator_filters",
-    "discriminator_layers",
 )
+_ARCHITECTURE = _GENERATOR_ARCHITECTURE + ("discriminator_filters", "discriminator_layers")
 
 
 def _architecture(train: Dict[str, Any], crop_size: int) -> str:
@@ -112,7 +112,7 @@ def warm_start(model, path: str) -> str:
     kind, weights, train, crop_size = _source(path)
     config = model.config
     ours = dataclasses.asdict(config.train)
-    compared = _ARCHITECTURE if kind == "checkpoint" else _ARCHITECTURE[:5]
+    compared = _ARCHITECTURE if kind == "checkpoint" else _GENERATOR_ARCHITECTURE
     if crop_size != config.data.crop_size or any(train[k] != ours[k] for k in compared):
         raise ValueError(
             f"train.init_from {path} holds {_architecture(train, crop_size)}; this config "
