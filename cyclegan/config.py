@@ -8,7 +8,9 @@ them, with named presets.
 | `train`         | the Trainer: networks, losses, optimiser, schedule, precision       |
 | `observability` | the Trainer: summaries, checkpoint cadence, the PNG grid            |
 | `classifier`    | the DomainClassifier                                                |
-| `evaluation`    | the Evaluator: blessing thresholds                                  |
+| `export`        | the Trainer: the serving SavedModel (request guard, warm-up)        |
+| `evaluation`    | the Evaluator: blessing thresholds, the canary's time budget        |
+| `serving`       | the Pusher: model name, versions kept, the label a push moves       |
 
 Each component gets only what it reads, so TFX's cache re-runs a step only when that changes
 (a blessing threshold re-runs the Evaluator and the Pusher, nothing else).
@@ -30,6 +32,7 @@ GAN_LOSSES = ("bce", "lsgan")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 RESIZE_METHODS = ("nearest", "bilinear", "bicubic", "area")
 WHEN_LOCKED = ("wait", "refuse")
+PUSH_LABELS = ("stable", "canary")
 
 
 def _check(problems: List[str], condition: bool, message: str) -> None:
@@ -202,13 +205,53 @@ class EvaluationConfig:
     # are reported as unreliable and not used for blessing (a coin flip scores 0.5; measured:
     # horse2zebra 0.84-0.93, synthetic 1.0).
     classifier_min_accuracy: float = 0.75
+    # The canary (a fresh process loads the candidate and answers its warm-up requests) must
+    # finish within this; the paper preset at 256 px takes about a minute on 2 CPU cores.
+    canary_timeout_s: float = 600.0
 
     def problems(self) -> List[str]:
-        return [
+        problems = [
             f"{name} must be in [0, 1], got {getattr(self, name)}"
             for name in ("min_domain_score", "classifier_min_accuracy")
             if not 0.0 <= getattr(self, name) <= 1.0
         ]
+        return problems + _at_least(self, 1, "canary_timeout_s")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    """The serving SavedModel the Trainer exports."""
+
+    # The bytes signatures read each image's size from its header and refuse, before decoding,
+    # an image with more pixels than this: decoding allocates 3 bytes a pixel (a 1.2 MB PNG
+    # of 20000 x 20000 zeros would take 1.2 GB). 50 MP is above any camera photo.
+    max_request_pixels: int = 50_000_000
+    # The largest batch per request we recommend; the warm-up requests cover 1 and this.
+    warmup_batch_size: int = 8
+
+    def problems(self) -> List[str]:
+        return _at_least(self, 1, "max_request_pixels", "warmup_batch_size")
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingConfig:
+    """The TF Serving directory the Pusher writes: versions and their labels."""
+
+    model_name: str = "cyclegan"  # the name in the model config file (clients ask for it)
+    keep_versions: int = 5  # older unlabelled versions are removed at each push
+    # The label a push moves to the new version: "stable" (what clients asking for `stable`
+    # get, and the Evaluator's baseline), or "canary" (promote it with `cyclegan-serving`).
+    push_label: str = "stable"
+
+    def problems(self) -> List[str]:
+        problems = _at_least(self, 1, "keep_versions")
+        _check(
+            problems,
+            self.push_label in PUSH_LABELS,
+            f"push_label must be one of {PUSH_LABELS}, got {self.push_label!r}",
+        )
+        _check(problems, bool(self.model_name), "model_name must not be empty")
+        return problems
 
 
 SECTIONS = {
@@ -217,16 +260,19 @@ SECTIONS = {
     "observability": ObservabilityConfig,
     "classifier": ClassifierConfig,
     "evaluation": EvaluationConfig,
+    "export": ExportConfig,
+    "serving": ServingConfig,
 }
 # What the Trainer reads (its config holds these and nothing else).
-TRAINER_SECTIONS = ("data", "train", "observability")
+TRAINER_SECTIONS = ("data", "train", "observability", "export")
 # What a run may change without compiling again (Kubeflow's `training_config`); the others
 # are compiled into these steps.
-RUN_TIME_SECTIONS = ("train", "observability")
+RUN_TIME_SECTIONS = ("train", "observability", "export")
 COMPILED_INTO = {
     "data": "ExampleGen, Preprocess and the serving signature",
     "classifier": "the DomainClassifier",
     "evaluation": "the Evaluator",
+    "serving": "the Pusher",
 }
 
 # Flat keys of earlier versions, where they now live (keys whose name stayed are found by
@@ -280,6 +326,8 @@ class Config:
     observability: ObservabilityConfig = ObservabilityConfig()
     classifier: ClassifierConfig = ClassifierConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    export: ExportConfig = ExportConfig()
+    serving: ServingConfig = ServingConfig()
 
     def __post_init__(self) -> None:
         problems = [problem for name in SECTIONS for problem in getattr(self, name).problems()]

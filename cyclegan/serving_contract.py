@@ -19,6 +19,8 @@ FLOAT_SUFFIX = "_float"
 # TF Serving ignores assets.extra/.
 CONFIG_ASSET = "assets.extra/cyclegan_config.json"
 INFO_ASSET = "assets.extra/serving_info.json"
+# TF Serving replays these requests when it loads a version (the name is TF Serving's).
+WARMUP_ASSET = "assets.extra/tf_serving_warmup_requests"
 
 
 def serving_info(config: Config) -> dict:

@@ -70,3 +70,19 @@ def write_pixel_records(path: str, size: int, count: int, seed: int) -> str:
                 ).SerializeToString()
             )
     return path
+
+
+def export_model(model, config, export_dir: str) -> str:
+    """The model's generators exported as the Trainer exports them, with random images (two
+    per direction) for the warm-up requests."""
+    from cyclegan import export
+
+    size = config.data.crop_size
+    images = {
+        direction: np.stack([random_pixels(size, size, seed + 2 * i) for i in range(2)])
+        .astype(np.float32)
+        / 127.5
+        - 1.0
+        for seed, direction in enumerate(("a_to_b", "b_to_a"))
+    }
+    return export.export_generators(model.g_ab, model.g_ba, config, export_dir, images)

@@ -10,10 +10,10 @@ import tensorflow as tf
 from PIL import Image
 
 from client import backends, translate
-from cyclegan import export, serving_contract
+from cyclegan import serving_contract
 from cyclegan.model import CycleGan
 from cyclegan.serving_dir import push
-from tests.helpers import SHARED_DATA, encode, random_pixels, tiny_config
+from tests.helpers import SHARED_DATA, encode, export_model, random_pixels, tiny_config
 from tests.serving_stand_ins import serve_grpc, serve_rest
 
 
@@ -23,7 +23,7 @@ def serving_base(tmp_path_factory):
     root = tmp_path_factory.mktemp("serving")
     config = tiny_config()
     model = CycleGan(config)
-    export.export_generators(model.g_ab, model.g_ba, config, str(root / "export"))
+    export_model(model, config, str(root / "export"))
     base = str(root / "cyclegan")
     push(str(root / "export"), base)
     return base

@@ -20,7 +20,6 @@ from cyclegan import (
     data_contract,
     domain_classifier,
     evaluation,
-    export,
     input_pipeline,
     metrics,
     synthetic,
@@ -118,9 +117,7 @@ def barely_trained(data, tmp_path_factory):
     )
     artifact = standard_artifacts.Model()
     artifact.uri = str(root / "model")
-    export.export_generators(
-        model.g_ab, model.g_ba, TINY_CONFIG, path_utils.serving_model_path(artifact.uri)
-    )
+    helpers.export_model(model, TINY_CONFIG, path_utils.serving_model_path(artifact.uri))
     return artifact
 
 

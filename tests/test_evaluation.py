@@ -3,18 +3,18 @@
 import logging
 import os
 
-from cyclegan import data_contract, evaluation, export
+from cyclegan import data_contract, evaluation
 from cyclegan.config import EvaluationConfig
 from cyclegan.model import CycleGan
 from cyclegan.serving_dir import push
-from tests.helpers import write_pixel_records
+from tests.helpers import export_model, write_pixel_records
 
 LENIENT = EvaluationConfig(min_output_spread=0.0, min_domain_score=0.0)
 
 
 def _export(config, path):
     model = CycleGan(config)
-    return export.export_generators(model.g_ab, model.g_ba, config, str(path))
+    return export_model(model, config, str(path))
 
 
 def _test_files(tmp_path, size):

@@ -9,10 +9,10 @@ import pytest
 from tfx.types import standard_artifacts
 
 from components.evaluator import executor as evaluator
-from cyclegan import data_contract, export
+from cyclegan import data_contract
 from cyclegan.model import CycleGan
 from cyclegan.serving_dir import push
-from tests.helpers import write_pixel_records
+from tests.helpers import export_model, write_pixel_records
 
 
 def _artifact(kind, uri):
@@ -27,9 +27,7 @@ def evaluate(tmp_path, tiny_config):
     """Runs the executor on a tiny exported model; returns (metrics.json, blessing dir)."""
     model = _artifact(standard_artifacts.Model, tmp_path / "model")
     generators = CycleGan(tiny_config)
-    export.export_generators(
-        generators.g_ab, generators.g_ba, tiny_config, os.path.join(model.uri, "Format-Serving")
-    )
+    export_model(generators, tiny_config, os.path.join(model.uri, "Format-Serving"))
     examples = _artifact(standard_artifacts.Examples, tmp_path / "examples")
     for seed, split in enumerate(data_contract.TEST_SPLITS):
         write_pixel_records(

@@ -12,14 +12,12 @@ from PIL import Image
 
 from cyclegan import export, serving_contract
 from cyclegan.model import CycleGan
-from tests.helpers import encode, random_pixels
+from tests.helpers import encode, export_model, random_pixels
 
 
 def test_export_serves_image_bytes_in_both_directions(tmp_path, tiny_config):
     model = CycleGan(tiny_config)
-    export_dir = export.export_generators(
-        model.g_ab, model.g_ba, tiny_config, str(tmp_path / "export")
-    )
+    export_dir = export_model(model, tiny_config, str(tmp_path / "export"))
     loaded = tf.saved_model.load(export_dir)
     saved_config = Path(export_dir, serving_contract.CONFIG_ASSET).read_text()
     assert type(tiny_config).from_dict(json.loads(saved_config)) == tiny_config
@@ -53,9 +51,9 @@ def test_export_serves_image_bytes_in_both_directions(tmp_path, tiny_config):
     np.testing.assert_allclose(
         floats.numpy(), model.g_ba(pixels_batch(pixels), training=False).numpy(), atol=1e-5
     )
-    # Bytes that are not an image fail that request only.
-    with pytest.raises(tf.errors.InvalidArgumentError, match="Unknown image file format"):
-        loaded.signatures["translate_a_to_b"](image_bytes=tf.constant([b"not an image"]))
+    # A bad image fails that request only, named by its index.
+    with pytest.raises(tf.errors.InvalidArgumentError, match="image 1 of the batch .* not a JPEG"):
+        loaded.signatures["translate_a_to_b"](image_bytes=tf.constant([jpeg, b"not an image"]))
     again = loaded.signatures["translate_a_to_b"](image_bytes=tf.constant([jpeg]))["png_bytes"]
     assert again.numpy()[0] == default.numpy()[0]
     info = json.loads(Path(os.path.join(export_dir, serving_contract.INFO_ASSET)).read_text())
@@ -64,3 +62,89 @@ def test_export_serves_image_bytes_in_both_directions(tmp_path, tiny_config):
 
 def pixels_batch(pixels):
     return export.image_ops.to_unit_range(pixels)[None]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    from tests.helpers import tiny_config
+
+    config = tiny_config()
+    return export_model(CycleGan(config), config, str(tmp_path_factory.mktemp("export") / "m"))
+
+
+def test_an_empty_batch_gives_an_empty_batch(exported):
+    loaded = tf.saved_model.load(exported)
+    out = loaded.signatures["translate_b_to_a"](image_bytes=tf.zeros([0], tf.string))
+    assert out["png_bytes"].shape == (0,)
+    out = loaded.signatures["translate_a_to_b_float"](images=tf.zeros([0, 32, 32, 3]))
+    assert out["images"].shape == (0, 32, 32, 3)
+
+
+def test_warmup_requests_are_tf_servings_format_and_each_one_runs(exported):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    loaded = tf.saved_model.load(exported)
+    path = os.path.join(exported, serving_contract.WARMUP_ASSET)
+    seen = set()
+    for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+        request = prediction_log_pb2.PredictionLog.FromString(record).predict_log.request
+        (key,) = request.inputs
+        inputs = tf.make_ndarray(request.inputs[key])
+        outputs = loaded.signatures[request.model_spec.signature_name](**{key: inputs})
+        (result,) = outputs.values()
+        assert result.shape[0] == inputs.shape[0]
+        if key == serving_contract.BYTES_INPUT:
+            for png in result.numpy():
+                assert tf.io.decode_png(png).shape == (32, 32, 3)
+        seen.add((request.model_spec.signature_name, inputs.shape[0]))
+    # Every signature, at batch 1 and at export.warmup_batch_size (8).
+    assert seen == {(name, batch) for name in loaded.signatures for batch in (1, 8)}
+
+
+GIANT_PNG_CHECK = """
+import resource, sys, zlib, struct
+import tensorflow as tf
+
+def giant_png(side):  # a PNG of side x side black RGB pixels, ~1.2 MB for 20000
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    packer, row, parts = zlib.compressobj(9), b"\\0" * (1 + 3 * side), []
+    for _ in range(side):
+        parts.append(packer.compress(row))
+    parts.append(packer.flush())
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return (b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"".join(parts))
+            + chunk(b"IEND", b""))
+
+giant = giant_png(20000)
+translate = tf.saved_model.load(sys.argv[1]).signatures["translate_a_to_b"]
+small = giant_png(40)
+translate(image_bytes=tf.constant([small]))  # the model's own allocations, before measuring
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    translate(image_bytes=tf.constant([giant]))
+    print("ANSWERED")
+except tf.errors.InvalidArgumentError as error:
+    print("REFUSED", error.message.splitlines()[0])
+grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print("GROWN_MB", grown_kb / 1024, "PNG_MB", len(giant) / 2**20)
+"""
+
+
+def test_a_20000_pixel_square_png_is_refused_before_decoding(exported):
+    """In its own process, so that the peak RSS is this request's."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", GIANT_PNG_CHECK, exported],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
+    assert "REFUSED" in lines, result.stdout + result.stderr
+    assert "20000x20000 = 400000000 pixels, over the limit of 50000000" in lines["REFUSED"]
+    grown_mb, _, png_mb = lines["GROWN_MB"].split()
+    assert float(png_mb) > 1.0  # the request is the issue's 1.2 MB file
+    assert float(grown_mb) < 200

@@ -53,5 +53,11 @@ def run_fn(fn_args: FnArgs) -> None:
         if chief
         else os.path.join(fn_args.model_run_dir, "worker-exports", role)
     )
-    export.export_generators(model.g_ab, model.g_ba, config, export_dir)
+    export.export_generators(
+        model.g_ab,
+        model.g_ba,
+        config,
+        export_dir,
+        export.warmup_images_from(test_a, test_b, config),
+    )
     logger.info("Exported the serving SavedModel to %s", export_dir)
