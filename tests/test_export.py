@@ -107,7 +107,8 @@ import tensorflow as tf
 
 def giant_png(side):  # a PNG of side x side black RGB pixels, ~1.2 MB for 20000
     def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
     packer, row, parts = zlib.compressobj(9), b"\\0" * (1 + 3 * side), []
     for _ in range(side):
         parts.append(packer.compress(row))
