@@ -79,8 +79,9 @@ def export_model(model, config, export_dir: str) -> str:
 
     size = config.data.crop_size
     images = {
-        direction: np.stack([random_pixels(size, size, seed + 2 * i) for i in range(2)])
-        .astype(np.float32)
+        direction: np.stack([random_pixels(size, size, seed + 2 * i) for i in range(2)]).astype(
+            np.float32
+        )
         / 127.5
         - 1.0
         for seed, direction in enumerate(("a_to_b", "b_to_a"))
