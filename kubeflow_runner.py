@@ -164,6 +164,7 @@ def main(argv=None) -> int:
         data=data,
         config=config,
         serving_base_dir=serving_dir,
+        model_name=args.model_name,
         inception_weights=args.inception_weights,
         beam_pipeline_args=args.beam_args,
         platform_configs=resources,

@@ -93,6 +93,7 @@ def main(argv=None) -> int:
         data=data,
         config=config,
         serving_base_dir=serving_base_dir,
+        model_name=args.model_name,
         inception_weights=args.inception_weights,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             metadata_path

@@ -51,6 +51,7 @@ setup(
             "cyclegan-local=local_runner:main",
             "cyclegan-kubeflow=kubeflow_runner:main",
             "cyclegan-translate=client.translate:main",
+            "cyclegan-serving=client.serving:main",
         ]
     },
 )

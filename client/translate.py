@@ -34,7 +34,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument(
         "--model-dir",
-        help="a SavedModel, or a TF Serving base directory (its newest version is used)",
+        help="a SavedModel, or a TF Serving base directory (the version labelled stable, or "
+        "the newest when there are no labels)",
     )
     where.add_argument("--grpc", metavar="HOST:PORT", help="TF Serving's gRPC address")
     where.add_argument(
@@ -45,6 +46,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         default="cyclegan",
         help="the model name TF Serving serves (default: cyclegan)",
     )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--version",
+        type=int,
+        help="a model version (default: the stable one; a server: its newest)",
+    )
+    which.add_argument("--label", help="a version label, e.g. stable or canary")
     parser.add_argument(
         "--timeout", type=float, default=60.0, help="seconds per request to a server (default: 60)"
     )
@@ -70,10 +78,12 @@ def make_backend(args: argparse.Namespace):
     from client import backends
 
     if args.model_dir:
-        return backends.LocalBackend(args.model_dir)
+        return backends.LocalBackend(args.model_dir, args.version, args.label)
     if args.grpc:
-        return backends.GrpcBackend(args.grpc, args.model_name, args.timeout)
-    return backends.RestBackend(args.rest, args.model_name, args.timeout)
+        return backends.GrpcBackend(
+            args.grpc, args.model_name, args.timeout, args.version, args.label
+        )
+    return backends.RestBackend(args.rest, args.model_name, args.timeout, args.version, args.label)
 
 
 def main(argv=None) -> int:
@@ -84,7 +94,10 @@ def main(argv=None) -> int:
     from client.backends import TranslationError
 
     inputs = list_inputs(args.input)
-    backend = make_backend(args)
+    try:
+        backend = make_backend(args)
+    except (ValueError, FileNotFoundError) as error:
+        raise SystemExit(f"error: {error}") from None
     os.makedirs(args.output, exist_ok=True)
     failures, start = [], time.monotonic()
     for index, path in enumerate(inputs, 1):

@@ -10,7 +10,7 @@ them, with named presets.
 | `classifier`    | the DomainClassifier                                                |
 | `export`        | the Trainer: the serving SavedModel (request guard, warm-up)        |
 | `evaluation`    | the Evaluator: blessing thresholds, the canary's time budget        |
-| `serving`       | the Pusher: model name, versions kept, the label a push moves       |
+| `serving`       | the Pusher: versions kept, the label a push moves                   |
 
 Each component gets only what it reads, so TFX's cache re-runs a step only when that changes
 (a blessing threshold re-runs the Evaluator and the Pusher, nothing else).
@@ -237,7 +237,6 @@ class ExportConfig:
 class ServingConfig:
     """The TF Serving directory the Pusher writes: versions and their labels."""
 
-    model_name: str = "cyclegan"  # the name in the model config file (clients ask for it)
     keep_versions: int = 5  # older unlabelled versions are removed at each push
     # The label a push moves to the new version: "stable" (what clients asking for `stable`
     # get, and the Evaluator's baseline), or "canary" (promote it with `cyclegan-serving`).
@@ -250,7 +249,6 @@ class ServingConfig:
             self.push_label in PUSH_LABELS,
             f"push_label must be one of {PUSH_LABELS}, got {self.push_label!r}",
         )
-        _check(problems, bool(self.model_name), "model_name must not be empty")
         return problems
 
 

@@ -17,6 +17,11 @@ class UsageError(ValueError):
     """A flag, a config value or a combination of them that cannot work; says which and why."""
 
 
+class StepError(RuntimeError):
+    """A pipeline step stopped for a reason its message states in full (a full disk, say):
+    the runner prints that line, not a traceback."""
+
+
 class DataError(ValueError):
     """The input data cannot be used; the message says what and where."""
 

@@ -2,9 +2,10 @@
 
 Loads the exported SavedModel's float signatures (what is served), computes the metrics on
 the preprocessed test splits, compares with the baseline and decides the blessing. The
-baseline is the model serving has now: the newest version under the serving directory, read
-from the directory rather than resolved from ML Metadata, so every orchestrator runs the
-same pipeline (open-source Kubeflow Pipelines cannot run Resolver nodes). With a domain
+baseline is the model serving has now: the version the serving directory's `stable` label
+points to (the newest without a model config file), read from the directory rather than
+resolved from ML Metadata, so every orchestrator runs the same pipeline (open-source
+Kubeflow Pipelines cannot run Resolver nodes). The canary (canary.py) must pass too. With a domain
 classifier the domain scores are added; they count for blessing only when its accuracy on
 the real test images of each domain reaches `classifier_min_accuracy`.
 """
@@ -17,7 +18,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import tensorflow as tf
 
-from cyclegan import domain_classifier, input_pipeline, logger, metrics, serving_contract
+from cyclegan import canary, domain_classifier, input_pipeline, logger, metrics, serving_contract
 from cyclegan import serving_dir as serving_dir_lib
 from cyclegan.config import EvaluationConfig
 
@@ -95,6 +96,7 @@ class Judgement(NamedTuple):
     baseline_metrics: Optional[Dict[str, float]]
     baseline: Optional[serving_dir_lib.Version]
     domain_classifier: Optional[Dict[str, Any]]
+    canary: List[canary.Result]
     notes: List[str]
     failed_checks: List[str]
 
@@ -110,6 +112,7 @@ class Judgement(NamedTuple):
             "baseline_version": self.baseline.number if self.baseline else None,
             "baseline_model": self.baseline.path if self.baseline else None,
             "domain_classifier": self.domain_classifier,
+            "canary": [result._asdict() for result in self.canary],
             "notes": self.notes,
             "failed_checks": self.failed_checks,
             "blessed": self.blessed,
@@ -125,7 +128,7 @@ def judge(
     classifier: Optional[Classifier] = None,
 ) -> Judgement:
     """The candidate SavedModel at model_dir, on the preprocessed test files of A and B,
-    against `thresholds` and the newest servable version under serving_base."""
+    against `thresholds` and the stable version under serving_base; then the canary."""
     features, inception_note = metrics.inception_features(inception_weights)
     logger.info("%s", inception_note)
     domain_score, classifier_summary, classifier_note = load_domain_classifier(
@@ -138,7 +141,7 @@ def judge(
     size = image_size(model_dir)
     test = input_pipeline.read_test_set(*test_files, size)
     current = model_metrics(model_dir, test, features, domain_score)
-    served = serving_dir_lib.latest_servable(serving_base)
+    served = serving_dir_lib.stable_version(serving_base)
     baseline = None
     if served is None:
         logger.info("No baseline: nothing pushed to %s yet", serving_base)
@@ -154,7 +157,9 @@ def judge(
         served = None
     else:
         logger.info(
-            "Baseline: version %d, the model serving has now (%s)", served.number, served.path
+            "Baseline: version %d, the model serving as stable now (%s)",
+            served.number,
+            served.path,
         )
         baseline = model_metrics(served.path, test, features, domain_score)
     failures = metrics.blessing_failures(
@@ -165,4 +170,6 @@ def judge(
         thresholds.baseline_margin,
         thresholds.min_domain_score if reliable else None,
     )
-    return Judgement(current, baseline, served, classifier_summary, notes, failures)
+    canary_results = canary.run(model_dir, size, thresholds.canary_timeout_s)
+    failures += [result.line() for result in canary_results if not result.ok]
+    return Judgement(current, baseline, served, classifier_summary, canary_results, notes, failures)

@@ -14,7 +14,7 @@ from typing import Callable
 
 from cyclegan import config as config_lib
 from cyclegan import logger
-from cyclegan.entry import DataError, UsageError, prepare_process
+from cyclegan.entry import DataError, StepError, UsageError, prepare_process
 
 # TFX lines worth showing without --verbose: which component runs. Hidden: two known-harmless
 # warnings, one that LocalDagRunner prints for every input channel, and one that TFX 1.21's
@@ -158,7 +158,8 @@ def _read_json(path: str) -> dict:
 
 def reports_errors(main: Callable[..., int]) -> Callable[..., int]:
     """The one way a runner stops on a usage or data error: `error: <message>` on stderr and
-    exit code 2 (as argparse does for a bad flag), no traceback."""
+    exit code 2 (as argparse does for a bad flag), no traceback; on a step's StepError the
+    same line and exit code 1."""
 
     @functools.wraps(main)
     def wrapper(argv=None) -> int:
@@ -167,6 +168,9 @@ def reports_errors(main: Callable[..., int]) -> Callable[..., int]:
         except (UsageError, DataError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+        except StepError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
 
     return wrapper
 

@@ -39,6 +39,7 @@ def create_pipeline(
     data: DataSource,
     config: Config,
     serving_base_dir: str,
+    model_name: str = "cyclegan",
     inception_weights: Optional[str] = None,
     metadata_connection_config=None,
     beam_pipeline_args: Optional[List[str]] = None,
@@ -51,7 +52,9 @@ def create_pipeline(
 
     data: where the images come from (data_source.parse(--data)).
     serving_base_dir: the Pusher writes <serving_base_dir>/<numeric version>/, the layout
-      TF Serving polls (point --model_base_path at serving_base_dir).
+      TF Serving polls (point --model_base_path at serving_base_dir), and models.config
+      there (TF Serving's --model_config_file) with the versions' labels.
+    model_name: the name TF Serving serves the model under (in models.config).
     inception_weights: InceptionV3 weights (.h5) for FID and KID; skipped without them.
     platform_configs: per component id (ExampleGen ids as built here, "Preprocess",
       "DomainClassifier", "TrainingConfig", "Trainer", "Evaluator", "Pusher"), e.g. a KFP
@@ -106,6 +109,7 @@ def create_pipeline(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_base_dir)
         ),
         custom_executor_spec=executor_spec.ExecutorClassSpec(pusher_executor.Executor),
+        custom_config=pusher_executor.custom_config(config.serving, model_name),
     )
 
     components = [example_gen, preprocess, classifier, training_config, trainer, evaluator, pusher]

@@ -53,7 +53,8 @@ def test_translate_real_test_images_locally(tmp_path, serving_base, capsys):
         assert _png_size((tmp_path / "out" / (name[:-4] + ".png")).read_bytes()) == (32, 32)
     printed = capsys.readouterr()
     assert "[5/5]" in printed.out and "4 translated, 1 failed" in printed.out
-    assert "broken.jpg" in printed.err and "Unknown image file format" in printed.err
+    assert "broken.jpg" in printed.err
+    assert "FAILED: image 0 of the batch (13 bytes) is not a JPEG, PNG, GIF or BMP" in printed.out
 
 
 def test_local_backend_picks_the_newest_version(serving_base):
@@ -61,6 +62,37 @@ def test_local_backend_picks_the_newest_version(serving_base):
     assert os.path.dirname(backend.model_dir) == serving_base
     (png,) = backend.translate([encode(random_pixels(40, 50), "JPEG")], "b_to_a")
     assert _png_size(png) == (32, 32)
+
+
+def test_a_version_or_a_label_chooses_the_model(tmp_path):
+    from cyclegan import serving_dir
+
+    config = tiny_config()
+    base = str(tmp_path / "cyclegan")
+    first = push(export_model(CycleGan(config), config, str(tmp_path / "one")), base).path
+    second = push(export_model(CycleGan(config), config, str(tmp_path / "two")), base).path
+    number = int(os.path.basename(first))
+    assert backends.resolve_model_dir(base) == second  # stable
+    serving_dir.move_label(base, "stable", number)
+    assert backends.resolve_model_dir(base) == first
+    assert backends.resolve_model_dir(base, label="stable") == first
+    assert backends.resolve_model_dir(base, version=int(os.path.basename(second))) == second
+    with pytest.raises(ValueError, match="labelled 'canary'"):
+        backends.resolve_model_dir(base, label="canary")
+    with pytest.raises(ValueError, match="has no version 3"):
+        backends.resolve_model_dir(base, version=3)
+    # Servers: the request names the version or label.
+    request = backends.build_predict_request([b"x"], "a_to_b", "cyclegan", version=number)
+    assert request.model_spec.version.value == number
+    request = backends.build_predict_request([b"x"], "a_to_b", "cyclegan", label="canary")
+    assert request.model_spec.version_label == "canary"
+    assert backends.rest_endpoint("http://h:8501/", "m", label="stable") == (
+        "http://h:8501/v1/models/m/labels/stable:predict"
+    )
+    assert backends.rest_endpoint("http://h:8501", "m", version=7) == (
+        "http://h:8501/v1/models/m/versions/7:predict"
+    )
+    assert backends.rest_endpoint("http://h:8501", "m") == "http://h:8501/v1/models/m:predict"
 
 
 def test_grpc_request_and_response_use_tf_serving_protos():
@@ -82,8 +114,9 @@ def test_grpc_round_trip_through_a_prediction_service(serving_base):
         jpeg = encode(random_pixels(40, 50), "JPEG")
         pngs = client.translate([jpeg, encode(random_pixels(20, 20), "PNG", "L")], "a_to_b")
         assert [_png_size(p) for p in pngs] == [(32, 32), (32, 32)]
-        with pytest.raises(backends.TranslationError, match="INVALID_ARGUMENT"):
-            client.translate([b"not an image"], "a_to_b")
+        with pytest.raises(backends.TranslationError, match="INVALID_ARGUMENT") as error:
+            client.translate([jpeg, b"not an image"], "a_to_b")
+        assert "image 1 of the batch (12 bytes) is not a JPEG" in str(error.value)
         assert client.translate([jpeg], "a_to_b") == pngs[:1]  # still serving
     finally:
         server.stop(None)
@@ -121,7 +154,7 @@ def test_rest_round_trip(serving_base, tmp_path):
             == 0
         )
         assert _png_size((tmp_path / "out" / "horse.png").read_bytes()) == (32, 32)
-        with pytest.raises(backends.TranslationError, match="Unknown image file format"):
+        with pytest.raises(backends.TranslationError, match=r"^image 0 of the batch \(4 bytes"):
             backends.RestBackend(url, "cyclegan").translate([b"junk"], "a_to_b")
     finally:
         server.shutdown()

@@ -92,7 +92,12 @@ def test_describe_marks_only_changed_fields():
 def test_dict_round_trip_partial_overlays_and_bad_values():
     config = config_lib.preset("paper")
     assert config_lib.Config.from_dict(config.to_dict()) == config
-    assert set(config.to_dict(config_lib.TRAINER_SECTIONS)) == {"data", "train", "observability"}
+    assert set(config.to_dict(config_lib.TRAINER_SECTIONS)) == {
+        "data",
+        "train",
+        "observability",
+        "export",
+    }
     # A part of a config lies over a base; the rest of the base stays.
     longer = config_lib.Config.from_dict({"train": {"epochs": 20, "learning_rate": 1}}, config)
     assert longer == config.replace(epochs=20, learning_rate=1.0)

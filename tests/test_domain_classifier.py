@@ -228,6 +228,7 @@ def _run_evaluator(model, examples_uri, classifier, tmp_path):
             "inception_weights": str(tmp_path / "no_inception.h5"),
             "min_domain_score": MIN_SCORE,
             "classifier_min_accuracy": MIN_ACCURACY,
+            "canary_timeout_s": 600.0,
         },
     )
     return json.loads(Path(evaluation.uri, evaluator_executor.METRICS_FILE).read_text())

@@ -33,7 +33,7 @@ def test_a_served_model_of_another_image_size_is_skipped_with_the_reason(
     candidate = _export(tiny_config, tmp_path / "candidate")
     serving = str(tmp_path / "serving")
     bigger = tiny_config.replace(load_size=64, crop_size=64)
-    version_dir, _ = push(_export(bigger, tmp_path / "bigger"), serving)
+    version_dir = push(_export(bigger, tmp_path / "bigger"), serving).path
 
     judgement = evaluation.judge(candidate, _test_files(tmp_path, 32), serving, LENIENT)
     version = os.path.basename(version_dir)

@@ -52,6 +52,7 @@ def evaluate(tmp_path, tiny_config):
                 "serving_base_dir": str(tmp_path / "serving" / "cyclegan"),
                 "min_domain_score": 0.5,
                 "classifier_min_accuracy": 0.75,
+                "canary_timeout_s": 600.0,
             },
         )
         with open(os.path.join(evaluation.uri, evaluator.METRICS_FILE)) as file:
@@ -71,7 +72,7 @@ def test_first_model_is_judged_alone_then_against_what_serving_has(evaluate, cap
     assert blessing.get_int_custom_property("blessed") == 1
     assert any("No baseline: nothing pushed to" in m for m in caplog.messages)
 
-    version_dir, _ = push(evaluate.model_dir, evaluate.serving)
+    version_dir = push(evaluate.model_dir, evaluate.serving).path
     version = int(os.path.basename(version_dir))
     report, blessing = evaluate(max_cycle_l1=1e-6)  # the same model, held to a bar it fails
     assert report["baseline_version"] == version and report["baseline_model"] == version_dir

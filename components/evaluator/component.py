@@ -24,6 +24,7 @@ class EvaluatorSpec(component_spec.ComponentSpec):
         "inception_weights": component_spec.ExecutionParameter(type=str, optional=True),
         "min_domain_score": component_spec.ExecutionParameter(type=float),
         "classifier_min_accuracy": component_spec.ExecutionParameter(type=float),
+        "canary_timeout_s": component_spec.ExecutionParameter(type=float),
     }
     INPUTS = {
         "model": component_spec.ChannelParameter(type=standard_artifacts.Model),
@@ -63,6 +64,7 @@ class Evaluator(base_component.BaseComponent):
                 max_cycle_l1=config.evaluation.max_cycle_l1,
                 min_output_spread=config.evaluation.min_output_spread,
                 baseline_margin=config.evaluation.baseline_margin,
+                canary_timeout_s=config.evaluation.canary_timeout_s,
                 inception_weights=inception_weights,
                 evaluation=channel.Channel(type=standard_artifacts.ModelEvaluation),
                 blessing=channel.Channel(type=standard_artifacts.ModelBlessing),

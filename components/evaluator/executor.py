@@ -56,6 +56,7 @@ class Executor(base_executor.BaseExecutor):
                 "domain_classifier", judgement.domain_classifier
             )
         blessing.set_int_custom_property("blessed", int(judgement.blessed))
+        blessing.set_json_value_custom_property("metrics", judgement.metrics)  # for the Pusher
         blessing.set_int_custom_property("current_model_id", model.id)
         blessing.set_string_custom_property("current_model", model.uri)
         blessing.set_string_custom_property("failed_checks", "; ".join(failures))

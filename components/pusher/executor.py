@@ -11,10 +11,16 @@
 - Re-pushing a model already there (same files, byte for byte) creates no new version; the
   existing one is recorded as pushed.
 - Versions are numeric and increasing: the push time in seconds, or one more than the latest.
+- The label `serving.push_label` (stable, or canary) moves to the new version in TF Serving's
+  model config file; versions.json records its metrics and source; all but the newest
+  `serving.keep_versions` unlabelled versions are removed.
+- A push that fails leaves nothing behind; a full disk is one line (PushError).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from typing import Any, Dict, List, Optional
 
@@ -24,6 +30,18 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
 from cyclegan import logger, serving_dir
+from cyclegan.config import ServingConfig
+
+CUSTOM_CONFIG_SERVING = "serving"  # custom_config key: the `serving` config section
+CUSTOM_CONFIG_MODEL_NAME = "model_name"  # TF Serving's model name
+
+
+def custom_config(serving: ServingConfig, model_name: str) -> Dict[str, Any]:
+    """What the pipeline passes to the Pusher's custom_config."""
+    return {
+        CUSTOM_CONFIG_SERVING: dataclasses.asdict(serving),
+        CUSTOM_CONFIG_MODEL_NAME: model_name,
+    }
 
 
 class Executor(tfx_pusher.Executor):
@@ -54,11 +72,34 @@ class Executor(tfx_pusher.Executor):
         if destination.WhichOneof("destination") != "filesystem":
             raise NotImplementedError("only filesystem push destinations are supported")
         model_dir = self.GetModelPath(input_dict)
-        version_dir, new = serving_dir.push(model_dir, destination.filesystem.base_directory)
-        logger.info("%s %s", "Pushed the model to" if new else "Already pushed as", version_dir)
+        settings = json.loads(exec_properties.get("custom_config") or "{}")
+        serving = ServingConfig(**settings.get(CUSTOM_CONFIG_SERVING, {}))
+        blessing = input_dict[standard_component_specs.MODEL_BLESSING_KEY][0]
+        metrics = (
+            blessing.get_json_value_custom_property("metrics")
+            if blessing.has_custom_property("metrics")
+            else None
+        )
+        base = destination.filesystem.base_directory
+        pushed = serving_dir.push(
+            model_dir,
+            base,
+            label=serving.push_label,
+            keep_versions=serving.keep_versions,
+            record={"model": model_dir, "metrics": metrics and dict(metrics), "blessed": True},
+            model_name=settings.get(CUSTOM_CONFIG_MODEL_NAME, ""),
+        )
+        logger.info(
+            "%s %s; labels: %s (%s)%s",
+            "Pushed the model to" if pushed.new else "Already pushed as",
+            pushed.path,
+            ", ".join(f"{label} -> {number}" for label, number in sorted(pushed.labels.items())),
+            os.path.join(base, serving_dir.MODEL_CONFIG_FILE),
+            f"; removed old versions {pushed.pruned}" if pushed.pruned else "",
+        )
         io_utils.copy_dir(model_dir, pushed_model.uri)  # TFX's archive copy
         self._MarkPushed(
             pushed_model,
-            pushed_destination=version_dir,
-            pushed_version=os.path.basename(version_dir),
+            pushed_destination=pushed.path,
+            pushed_version=os.path.basename(pushed.path),
         )
