@@ -10,6 +10,7 @@ from benchmarks import (
     profile_step,
     quality,
     serving_latency,
+    serving_warmup,
     train_step,
 )
 
@@ -20,6 +21,7 @@ BENCHMARKS = {
     "profile_step": profile_step.main,
     "fit": fit.main,
     "serving_latency": serving_latency.main,
+    "serving_warmup": serving_warmup.main,
     "quality": quality.main,
 }
 

@@ -54,7 +54,11 @@ def trained_export(preset_name: str, train_steps: int, work_dir: str) -> str:
         os.path.join(work_dir, "training"),
     )
     return export.export_generators(
-        model.g_ab, model.g_ba, config, os.path.join(work_dir, "export")
+        model.g_ab,
+        model.g_ba,
+        config,
+        os.path.join(work_dir, "export"),
+        export.warmup_images_from(files["testA"], files["testB"], config),
     )
 
 

@@ -138,3 +138,17 @@ def test_the_sql_util_stand_in_says_what_it_lacks():
         assert file.read() == _read("requirements", "tfx_bsl_sql_util.py")
     with pytest.raises(NotImplementedError, match="SQL slicing needs tfx_bsl.arrow.sql_util"):
         sql_util.RecordBatchSQLSliceQuery("SELECT 1", None)
+
+
+def test_tf_serving_release_matches_the_tensorflow_that_writes_the_model():
+    """TF Serving loads a SavedModel written by its own TensorFlow release or an older one:
+    the serving API, the README's docker tag and its words name the TensorFlow pinned."""
+    pins = dict(
+        re.findall(r"^([a-z0-9_.-]+)==(\S+)", _read("requirements", "requirements.lock"), re.M)
+    )
+    release = pins["tensorflow"]
+    assert pins["tensorflow-serving-api"] == release
+    readme = _read("README.md")
+    tags = set(re.findall(r"tensorflow/serving:([0-9.]+)", readme))
+    assert tags == {release}, tags
+    assert f"TF Serving {release}" in readme
