@@ -107,8 +107,11 @@ def main(argv=None) -> int:
     if result.pushed_model:
         pushed = (
             f"  pushed model:       {result.pushed_model}\n"
-            f"  serve it with TF Serving: --model_name={args.model_name} "
-            f"--model_base_path={serving_base_dir}"
+            f"  serve it with TF Serving: tensorflow_model_server "
+            f"--model_config_file={os.path.join(serving_base_dir, 'models.config')} "
+            f"--model_config_file_poll_wait_seconds=30 "
+            f"--allow_version_labels_for_unavailable_models\n"
+            f"  versions, rollback: cyclegan-serving --base {serving_base_dir} list"
         )
     else:
         pushed = f"  NOT PUSHED: the model was not blessed: {result.failed_checks}"

@@ -7,6 +7,7 @@ from. Works on any tf.io.gfile path (local, gs://, s3://, ...).
                                 baseline) and `canary` (a version on trial)
   <base>/versions.json          per pushed version: when, from which model, its metrics
   <base>/.incoming-<version>/   a push in progress (local filesystems), removed if it fails
+  <base>/.push.lock             pushes into one local directory take turns
 """
 
 from __future__ import annotations

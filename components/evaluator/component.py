@@ -3,8 +3,8 @@
 A custom component rather than TFX's (TFMA) Evaluator: image-to-image metrics (cycle and
 identity L1, a ground truth where one exists, collapse, FID and KID, domain scores) are not
 TFMA's slice metrics. The blessing follows TFX's conventions (`blessed`, `current_model_id`),
-so TFX's Pusher works with it. The baseline is read from the serving directory (see
-executor.py), not resolved.
+so TFX's Pusher works with it, and carries the metrics (for the Pusher's versions.json). The
+baseline is the serving directory's `stable` version, not resolved; the canary runs here.
 """
 
 from __future__ import annotations
