@@ -45,3 +45,18 @@ def test_a_served_model_of_another_image_size_is_skipped_with_the_reason(
     )
     assert note in judgement.notes and note in caplog.messages
     assert judgement.report()["baseline_version"] is None
+
+
+def test_the_baseline_is_the_stable_version_after_a_rollback(tmp_path, tiny_config):
+    from cyclegan import serving_dir
+
+    serving = str(tmp_path / "serving")
+    first = push(_export(tiny_config, tmp_path / "first"), serving).path
+    push(_export(tiny_config, tmp_path / "second"), serving)  # stable: the newest
+    serving_dir.move_label(serving, "stable", int(os.path.basename(first)))  # rolled back
+
+    candidate = _export(tiny_config, tmp_path / "candidate")
+    judgement = evaluation.judge(candidate, _test_files(tmp_path, 32), serving, LENIENT)
+    assert judgement.baseline.path == first
+    assert judgement.report()["baseline_model"] == first
+    assert judgement.report()["canary"][0]["ok"]
