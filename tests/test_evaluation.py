@@ -52,10 +52,10 @@ def test_the_baseline_is_the_stable_version_after_a_rollback(tmp_path, tiny_conf
 
     serving = str(tmp_path / "serving")
     first = push(_export(tiny_config, tmp_path / "first"), serving).path
-    push(_export(tiny_config, tmp_path / "second"), serving)  # stable: the newest
+    candidate = _export(tiny_config, tmp_path / "candidate")
+    push(candidate, serving)  # stable: the newest, the candidate itself
     serving_dir.move_label(serving, "stable", int(os.path.basename(first)))  # rolled back
 
-    candidate = _export(tiny_config, tmp_path / "candidate")
     judgement = evaluation.judge(candidate, _test_files(tmp_path, 32), serving, LENIENT)
     assert judgement.baseline.path == first
     assert judgement.report()["baseline_model"] == first

@@ -136,7 +136,7 @@ def test_spec_holds_only_what_the_target_runs(tmp_path, preset, data, example_ge
     assert parameters["training_config"].default_value.string_value == "{}"
     assert job["runtimeConfig"]["parameterValues"]["training_config"] == "{}"
     compiled = json.loads(_task_parameter(spec, "TrainingConfig", "compiled"))
-    assert set(compiled) == {"data", "train", "observability"}
+    assert set(compiled) == {"data", "train", "observability", "export"}
     assert compiled["train"]["epochs"] == {"demo": 10, "tutorial": 40, "paper": 100}[preset]
     if data.startswith("gs://"):
         assert parameters["data_root"].default_value.string_value == data

@@ -11,6 +11,7 @@ from ml_metadata.proto import metadata_store_pb2
 from PIL import Image
 
 import local_runner
+from cyclegan import serving_dir
 from pipeline import outputs
 from tests.helpers import TINY_FLAGS, encode, random_pixels
 
@@ -94,7 +95,9 @@ def test_synthetic_pipeline_end_to_end(tmp_path, capsys):
     evaluation = json.loads(Path(strict.evaluation).read_text())
     assert not evaluation["blessed"] and evaluation["baseline_metrics"] is not None
     assert evaluation["baseline_version"] == int(os.path.basename(result.pushed_model))
-    assert len(os.listdir(os.path.dirname(result.pushed_model))) == 1
+    assert serving_dir.versions(os.path.dirname(result.pushed_model)) == [
+        int(os.path.basename(result.pushed_model))
+    ]
     assert _classifier_executions(tmp_path) == ["COMPLETE", "CACHED", "CACHED"]
 
 

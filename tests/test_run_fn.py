@@ -74,6 +74,11 @@ def test_run_fn_trains_exports_and_warm_starts(tmp_path, tiny_config, preprocess
 
 
 def test_the_trainer_gets_only_the_sections_it_reads(tiny_config):
-    assert set(run_fn.hyperparameters(tiny_config)) == {"data", "train", "observability"}
+    assert set(run_fn.hyperparameters(tiny_config)) == {
+        "data",
+        "train",
+        "observability",
+        "export",
+    }
     stricter = tiny_config.replace(min_domain_score=0.9, domain_classifier_steps=1)
     assert run_fn.hyperparameters(stricter) == run_fn.hyperparameters(tiny_config)
