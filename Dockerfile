@@ -28,6 +28,7 @@ COPY cyclegan/ cyclegan/
 COPY pipeline/ pipeline/
 COPY components/ components/
 COPY client/ client/
+COPY system/ system/
 RUN uv pip install --system --no-cache --compile-bytecode --no-deps .
 
 FROM cpu AS gpu

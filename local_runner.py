@@ -120,7 +120,8 @@ def main(argv=None) -> int:
         f"  ingest report:      {result.ingest_report}\n"
         f"  TensorBoard:        tensorboard --logdir {result.tensorboard_dir}\n"
         f"  translations (PNG): {result.translations_png}\n"
-        f"  evaluation:         {result.evaluation}\n{pushed}"
+        f"  evaluation:         {result.evaluation}\n"
+        f"  run report (HTML):  {result.report}\n{pushed}"
     )
     return 0
 

@@ -31,6 +31,7 @@ setup(
             "components.*",
             "client",
             "client.*",
+            "system",
         ]
     ),
     py_modules=["local_runner", "kubeflow_runner"],

@@ -208,6 +208,8 @@ class EvaluationConfig:
     # The canary (a fresh process loads the candidate and answers its warm-up requests) must
     # finish within this; the paper preset at 256 px takes about a minute on 2 CPU cores.
     canary_timeout_s: float = 600.0
+    # Test images per direction shown in the run report (input, translations, cycled back).
+    report_images: int = 4
 
     def problems(self) -> List[str]:
         problems = [
@@ -215,7 +217,9 @@ class EvaluationConfig:
             for name in ("min_domain_score", "classifier_min_accuracy")
             if not 0.0 <= getattr(self, name) <= 1.0
         ]
-        return problems + _at_least(self, 1, "canary_timeout_s")
+        return (
+            problems + _at_least(self, 1, "canary_timeout_s") + _at_least(self, 0, "report_images")
+        )
 
 
 @dataclasses.dataclass(frozen=True)

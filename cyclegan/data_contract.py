@@ -31,6 +31,8 @@ TRAIN_A, TRAIN_B, TEST_A, TEST_B = "trainA", "trainB", "testA", "testB"
 SPLITS: Tuple[str, ...] = (TRAIN_A, TRAIN_B, TEST_A, TEST_B)
 TRAIN_SPLITS: Tuple[str, ...] = (TRAIN_A, TRAIN_B)
 TEST_SPLITS: Tuple[str, ...] = (TEST_A, TEST_B)
+# Beside the raw examples: per split, images seen, written, skipped (with the reasons).
+INGEST_REPORT_FILE = "ingest_report.json"
 DOMAIN_OF_SPLIT: Dict[str, str] = {TRAIN_A: "A", TRAIN_B: "B", TEST_A: "A", TEST_B: "B"}
 
 ENCODED = "image/encoded"

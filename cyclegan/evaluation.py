@@ -14,11 +14,19 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import tensorflow as tf
 
-from cyclegan import canary, domain_classifier, input_pipeline, logger, metrics, serving_contract
+from cyclegan import (
+    canary,
+    domain_classifier,
+    image_ops,
+    input_pipeline,
+    logger,
+    metrics,
+    serving_contract,
+)
 from cyclegan import serving_dir as serving_dir_lib
 from cyclegan.config import EvaluationConfig
 
@@ -28,12 +36,11 @@ def image_size(model_dir: str) -> int:
         return json.load(file)["image_size"]
 
 
-def model_metrics(
-    model_dir: str,
-    test: input_pipeline.TestSet,
-    features,
-    domain_score: Optional[domain_classifier.Score] = None,
-) -> Dict[str, float]:
+Translate = Callable[[tf.Tensor], tf.Tensor]  # float images in [-1, 1] -> translations
+
+
+def generators(model_dir: str) -> Dict[str, Translate]:
+    """The SavedModel's float signatures, by direction ("a_to_b", "b_to_a")."""
     loaded = tf.saved_model.load(model_dir)
 
     def signature(direction):
@@ -42,9 +49,18 @@ def model_metrics(
         ]
         return lambda images: function(images=images)[serving_contract.FLOAT_KEY]
 
+    return {direction: signature(direction) for direction in serving_contract.DIRECTIONS}
+
+
+def model_metrics(
+    translate: Dict[str, Translate],
+    test: input_pipeline.TestSet,
+    features,
+    domain_score: Optional[domain_classifier.Score] = None,
+) -> Dict[str, float]:
     return metrics.evaluate(
-        signature("a_to_b"),
-        signature("b_to_a"),
+        translate["a_to_b"],
+        translate["b_to_a"],
         test.images_a,
         test.images_b,
         test.sources_a,
@@ -91,12 +107,58 @@ def load_domain_classifier(
     return score, summary, note
 
 
+METRICS_FILE = "metrics.json"  # Judgement.report()
+ROWS_DIR = "translations"  # the report's images: <direction>_<index>_<kind>.png
+# What the report shows of each test image, left to right.
+ROW_KINDS = ("input", "candidate", "served", "cycled")
+
+
+def translation_rows(
+    candidate: Dict[str, Translate],
+    served: Optional[Dict[str, Translate]],
+    test: input_pipeline.TestSet,
+    count: int,
+) -> Dict[str, List[Dict[str, tf.Tensor]]]:
+    """Per direction, the first `count` test images: the input, the candidate's translation,
+    the served model's (when there is one) and the candidate's translation translated back."""
+    other = {"a_to_b": "b_to_a", "b_to_a": "a_to_b"}
+    rows = {}
+    for direction, images in (("a_to_b", test.images_a), ("b_to_a", test.images_b)):
+        inputs = images[:count]
+        translated = candidate[direction](inputs)
+        columns = {
+            "input": inputs,
+            "candidate": translated,
+            "cycled": candidate[other[direction]](translated),
+        }
+        if served:
+            columns["served"] = served[direction](inputs)
+        rows[direction] = [
+            {kind: columns[kind][i] for kind in ROW_KINDS if kind in columns}
+            for i in range(int(inputs.shape[0]))
+        ]
+    return rows
+
+
+def write_rows(rows: Dict[str, List[Dict[str, tf.Tensor]]], folder: str) -> None:
+    """translation_rows() as PNGs: <folder>/<direction>_<index>_<kind>.png."""
+    tf.io.gfile.makedirs(folder)
+    for direction, images in rows.items():
+        for index, row in enumerate(images):
+            for kind, image in row.items():
+                path = os.path.join(folder, f"{direction}_{index}_{kind}.png")
+                with tf.io.gfile.GFile(path, "wb") as file:
+                    file.write(image_ops.encode_png(image).numpy())
+
+
 class Judgement(NamedTuple):
     metrics: Dict[str, float]
     baseline_metrics: Optional[Dict[str, float]]
     baseline: Optional[serving_dir_lib.Version]
     domain_classifier: Optional[Dict[str, Any]]
     canary: List[canary.Result]
+    checks: List[metrics.Check]
+    rows: Dict[str, List[Dict[str, tf.Tensor]]]  # translation_rows() of the test images
     notes: List[str]
     failed_checks: List[str]
 
@@ -113,6 +175,7 @@ class Judgement(NamedTuple):
             "baseline_model": self.baseline.path if self.baseline else None,
             "domain_classifier": self.domain_classifier,
             "canary": [result._asdict() for result in self.canary],
+            "checks": [check._asdict() for check in self.checks],
             "notes": self.notes,
             "failed_checks": self.failed_checks,
             "blessed": self.blessed,
@@ -140,9 +203,10 @@ def judge(
 
     size = image_size(model_dir)
     test = input_pipeline.read_test_set(*test_files, size)
-    current = model_metrics(model_dir, test, features, domain_score)
+    candidate = generators(model_dir)
+    current = model_metrics(candidate, test, features, domain_score)
     served = serving_dir_lib.stable_version(serving_base)
-    baseline = None
+    baseline, served_generators = None, None
     if served is None:
         logger.info("No baseline: nothing pushed to %s yet", serving_base)
     elif image_size(served.path) != size:
@@ -161,8 +225,9 @@ def judge(
             served.number,
             served.path,
         )
-        baseline = model_metrics(served.path, test, features, domain_score)
-    failures = metrics.blessing_failures(
+        served_generators = generators(served.path)
+        baseline = model_metrics(served_generators, test, features, domain_score)
+    checks = metrics.blessing_checks(
         current,
         thresholds.max_cycle_l1,
         thresholds.min_output_spread,
@@ -171,5 +236,25 @@ def judge(
         thresholds.min_domain_score if reliable else None,
     )
     canary_results = canary.run(model_dir, size, thresholds.canary_timeout_s)
-    failures += [result.line() for result in canary_results if not result.ok]
-    return Judgement(current, baseline, served, classifier_summary, canary_results, notes, failures)
+    checks += [
+        metrics.Check(
+            f"canary ({result.where})",
+            f"answers its warm-up requests within {thresholds.canary_timeout_s:g} s",
+            result.ok,
+            "" if result.ok else result.line(),
+        )
+        for result in canary_results
+    ]
+    failures = [check.failure for check in checks if not check.passed]
+    rows = translation_rows(candidate, served_generators, test, thresholds.report_images)
+    return Judgement(
+        current,
+        baseline,
+        served,
+        classifier_summary,
+        canary_results,
+        checks,
+        rows,
+        notes,
+        failures,
+    )

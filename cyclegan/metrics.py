@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -191,51 +191,96 @@ def evaluate(
     return metrics
 
 
-def blessing_failures(
+class Check(NamedTuple):
+    """One blessing check: what it compares, the rule, and whether the model passes."""
+
+    metric: str
+    rule: str  # e.g. "<= 1.0", ">= 0.5", "not worse than the baseline's 0.1234 by > 10%"
+    passed: bool
+    failure: str  # why the model fails it ("" when it passes)
+
+
+def blessing_checks(
     metrics: Dict[str, float],
     max_cycle_l1: float,
     min_output_spread: float,
     baseline: Optional[Dict[str, float]] = None,
     baseline_margin: float = 0.1,
     min_domain_score: Optional[float] = None,
-) -> List[str]:
-    """Why a model must not be served; empty when it may be. min_domain_score: None when
-    the domain scores must not count (no classifier, or one too inaccurate to trust)."""
-    failures = [
-        f"{name} is {value}, not finite"
-        for name, value in sorted(metrics.items())
-        if not math.isfinite(value)
+) -> List[Check]:
+    """Every check a model must pass to be served. min_domain_score: None when the domain
+    scores must not count (no classifier, or one too inaccurate to trust)."""
+    not_finite = [name for name, value in sorted(metrics.items()) if not math.isfinite(value)]
+    checks = [
+        Check(
+            "all metrics",
+            "finite",
+            not not_finite,
+            "; ".join(f"{name} is {metrics[name]}, not finite" for name in not_finite),
+        )
     ]
     for name in ("output_spread_ab", "output_spread_ba"):
-        if metrics[name] < min_output_spread:
-            failures.append(
-                f"{name} {metrics[name]:.4f} < {min_output_spread}: the outputs "
-                f"barely vary across images (collapse)"
+        passed = metrics[name] >= min_output_spread
+        checks.append(
+            Check(
+                name,
+                f">= {min_output_spread}",
+                passed,
+                ""
+                if passed
+                else f"{name} {metrics[name]:.4f} < {min_output_spread}: the outputs "
+                f"barely vary across images (collapse)",
             )
+        )
     for name in ("cycle_l1_aba", "cycle_l1_bab"):
-        if metrics[name] > max_cycle_l1:
-            failures.append(f"{name} {metrics[name]:.4f} > threshold {max_cycle_l1}")
+        passed = metrics[name] <= max_cycle_l1
+        checks.append(
+            Check(
+                name,
+                f"<= {max_cycle_l1}",
+                passed,
+                "" if passed else f"{name} {metrics[name]:.4f} > threshold {max_cycle_l1}",
+            )
+        )
     domain_scores = DOMAIN_SCORES if min_domain_score is not None else ()
     for name in domain_scores:
-        if metrics[name] < min_domain_score:
-            target = "B" if name.endswith("ab") else "A"
-            failures.append(
-                f"{name} {metrics[name]:.4f} < {min_domain_score}: the domain "
-                f"classifier does not see the translations as domain {target}"
+        passed = metrics[name] >= min_domain_score
+        target = "B" if name.endswith("ab") else "A"
+        checks.append(
+            Check(
+                name,
+                f">= {min_domain_score}",
+                passed,
+                ""
+                if passed
+                else f"{name} {metrics[name]:.4f} < {min_domain_score}: the domain "
+                f"classifier does not see the translations as domain {target}",
             )
+        )
     for name in LOWER_IS_BETTER + domain_scores:
         if baseline and name in metrics and name in baseline:
             if name in domain_scores:  # higher is better
                 worse = metrics[name] < baseline[name] * (1.0 - baseline_margin)
             else:
                 worse = metrics[name] > baseline[name] * (1.0 + baseline_margin)
-            if worse:
-                failures.append(
+            checks.append(
+                Check(
+                    name,
+                    f"not worse than the baseline's {baseline[name]:.4f} by more than "
+                    f"{baseline_margin:.0%}",
+                    not worse,
                     f"{name} {metrics[name]:.4f} is worse than the blessed "
-                    f"baseline's {baseline[name]:.4f} by more than "
-                    f"{baseline_margin:.0%}"
+                    f"baseline's {baseline[name]:.4f} by more than {baseline_margin:.0%}"
+                    if worse
+                    else "",
                 )
-    return failures
+            )
+    return checks
+
+
+def blessing_failures(*args, **kwargs) -> List[str]:
+    """Why a model must not be served (blessing_checks' failures); empty when it may be."""
+    return [check.failure for check in blessing_checks(*args, **kwargs) if not check.passed]
 
 
 def format_table(metrics: Dict[str, float], baseline: Optional[Dict[str, float]]) -> str:

@@ -19,6 +19,7 @@ RESOURCE_COMPONENTS = (
     "Trainer",
     "Evaluator",
     "Pusher",
+    "Report",
 )
 # The suffixes Kubernetes accepts in a quantity (k, not K; Ki, Mi, ...), or an exponent.
 _QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?((k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)|[eE][0-9]+)?")
@@ -122,6 +123,15 @@ def runtime_defaults(pipeline) -> Dict[str, object]:
     }
 
 
+def _kfp_system_type(artifact_type: Dict[str, str]) -> None:
+    import yaml
+
+    title = yaml.safe_load(artifact_type.get("instanceSchema", "{}")).get("title", "")
+    if title.startswith("system."):
+        artifact_type.pop("instanceSchema")
+        artifact_type.update(schemaTitle=title, schemaVersion="0.0.1")
+
+
 def write_specs(job_path: str, resources, defaults: Dict[str, object]) -> tuple[str, dict]:
     """Completes TFX's PipelineJob and writes the bare pipeline spec KFP's client takes;
     returns that file's path and the spec.
@@ -130,7 +140,10 @@ def write_specs(job_path: str, resources, defaults: Dict[str, object]) -> tuple[
     built by a separate path), and it writes runtime parameters without their defaults; both
     are filled in here, so a run started without arguments uses the compiled values. Its
     component names also lack the KFP SDK's `comp-` prefix, which tools assume (kfp.local
-    cuts five characters off to name a task's output folder); it is added.
+    cuts five characters off to name a task's output folder); it is added. TFX writes the
+    type of an artifact class it does not know as an instance schema titled with its name;
+    KFP's own types (`system.HTML`, `system.Metrics`, which its UI renders) are written as
+    the schema titles KFP's SDK writes.
     """
     import yaml
     from google.protobuf import json_format
@@ -143,6 +156,9 @@ def write_specs(job_path: str, resources, defaults: Dict[str, object]) -> tuple[
     }
     for task in spec["root"]["dag"]["tasks"].values():
         task["componentRef"]["name"] = f"comp-{task['componentRef']['name']}"
+    for component in spec["components"].values():
+        for artifact in component.get("outputDefinitions", {}).get("artifacts", {}).values():
+            _kfp_system_type(artifact["artifactType"])
     executors = spec["deploymentSpec"]["executors"]
     for component, resource in resources.items():
         container = executors[f"{component}_executor"]["container"]

@@ -8,9 +8,9 @@ from typing import NamedTuple, Optional
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from components.evaluator.executor import METRICS_FILE
-from components.image_example_gen.executor import REPORT_FILE
-from cyclegan import samples
+from components.report.executor import REPORT_FILE
+from cyclegan import data_contract, samples
+from cyclegan.evaluation import METRICS_FILE
 
 
 class RunOutputs(NamedTuple):
@@ -18,6 +18,7 @@ class RunOutputs(NamedTuple):
     tensorboard_dir: str
     translations_png: str
     evaluation: str
+    report: str  # report.html
     pushed_model: Optional[str]  # None when the model was not blessed
     failed_checks: str  # why it was not blessed
 
@@ -43,10 +44,11 @@ def latest_outputs(metadata_path: str, pipeline_name: str) -> RunOutputs:
     pushed = latest["PushedModel"].custom_properties
     blessing = latest["ModelBlessing"].custom_properties
     return RunOutputs(
-        ingest_report=os.path.join(latest["RawExamples"].uri, REPORT_FILE),
+        ingest_report=os.path.join(latest["RawExamples"].uri, data_contract.INGEST_REPORT_FILE),
         tensorboard_dir=os.path.join(latest["ModelRun"].uri, "logs"),
         translations_png=os.path.join(latest["ModelRun"].uri, samples.GRID_FILE),
         evaluation=os.path.join(latest["ModelEvaluation"].uri, METRICS_FILE),
+        report=os.path.join(os.path.dirname(latest["system.HTML"].uri), REPORT_FILE),
         pushed_model=(
             pushed["pushed_destination"].string_value if pushed["pushed"].int_value else None
         ),

@@ -2,6 +2,7 @@
 
   ExampleGen (folder, TFDS or synthetic) -> Preprocess (Beam) -> Trainer (run_fn)
     -> Evaluator (against the model serving has now) -> Pusher (blessed models only)
+    -> Report (an HTML page and the scalar metrics, as KFP renders them)
   TrainingConfig (the Trainer's config sections + the run's overlay) -> Trainer
   ExampleGen -> DomainClassifier -> Evaluator (domain scores)
 
@@ -23,6 +24,7 @@ from components.domain_classifier.component import DomainClassifier
 from components.evaluator.component import Evaluator
 from components.preprocess.component import Preprocess
 from components.pusher import executor as pusher_executor
+from components.report.component import Report
 from components.trainer import run_fn
 from components.training_config.component import TrainingConfig
 from cyclegan import data_contract
@@ -57,7 +59,7 @@ def create_pipeline(
     model_name: the name TF Serving serves the model under (in models.config).
     inception_weights: InceptionV3 weights (.h5) for FID and KID; skipped without them.
     platform_configs: per component id (ExampleGen ids as built here, "Preprocess",
-      "DomainClassifier", "TrainingConfig", "Trainer", "Evaluator", "Pusher"), e.g. a KFP
+      "DomainClassifier", "TrainingConfig", "Trainer", "Evaluator", "Pusher", "Report"), e.g. a KFP
       ResourceSpec with
       CPU, memory, GPUs.
     runtime_parameters: expose per-run knobs as TFX RuntimeParameters (Kubeflow): the data
@@ -112,7 +114,24 @@ def create_pipeline(
         custom_config=pusher_executor.custom_config(config.serving, model_name),
     )
 
-    components = [example_gen, preprocess, classifier, training_config, trainer, evaluator, pusher]
+    report = Report(
+        evaluation=evaluator.outputs["evaluation"],
+        pushed_model=pusher.outputs["pushed_model"],
+        model_run=trainer.outputs["model_run"],
+        domain_classifier=classifier.outputs["model"],
+        examples=example_gen.outputs["examples"],
+    )
+
+    components = [
+        example_gen,
+        preprocess,
+        classifier,
+        training_config,
+        trainer,
+        evaluator,
+        pusher,
+        report,
+    ]
     unknown = set(platform_configs or {}) - {c.id for c in components}
     if unknown:
         raise ValueError(

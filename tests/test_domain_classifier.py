@@ -25,6 +25,7 @@ from cyclegan import (
     synthetic,
     train,
 )
+from cyclegan.evaluation import METRICS_FILE
 from tests import helpers
 
 TINY_CONFIG = helpers.tiny_config()
@@ -186,7 +187,7 @@ def test_the_domain_gate_refuses_a_barely_trained_model_and_passes_the_ground_tr
     score = _load(classifier.uri)
     test = data["test"]
     barely = evaluation.model_metrics(
-        path_utils.serving_model_path(barely_trained.uri), test, None, score
+        evaluation.generators(path_utils.serving_model_path(barely_trained.uri)), test, None, score
     )
     failures = metrics.blessing_failures(barely, 1.0, 0.01, min_domain_score=MIN_SCORE)
     assert any(f.startswith("domain_score_ab ") and "as domain B" in f for f in failures)
@@ -229,9 +230,10 @@ def _run_evaluator(model, examples_uri, classifier, tmp_path):
             "min_domain_score": MIN_SCORE,
             "classifier_min_accuracy": MIN_ACCURACY,
             "canary_timeout_s": 600.0,
+            "report_images": 2,
         },
     )
-    return json.loads(Path(evaluation.uri, evaluator_executor.METRICS_FILE).read_text())
+    return json.loads(Path(evaluation.uri, METRICS_FILE).read_text())
 
 
 def test_evaluator_refuses_a_barely_trained_model_naming_the_domain_check(

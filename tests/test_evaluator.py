@@ -10,6 +10,7 @@ from tfx.types import standard_artifacts
 
 from components.evaluator import executor as evaluator
 from cyclegan import data_contract
+from cyclegan import evaluation as evaluation_lib
 from cyclegan.model import CycleGan
 from cyclegan.serving_dir import push
 from tests.helpers import export_model, write_pixel_records
@@ -53,9 +54,10 @@ def evaluate(tmp_path, tiny_config):
                 "min_domain_score": 0.5,
                 "classifier_min_accuracy": 0.75,
                 "canary_timeout_s": 600.0,
+                "report_images": 2,
             },
         )
-        with open(os.path.join(evaluation.uri, evaluator.METRICS_FILE)) as file:
+        with open(os.path.join(evaluation.uri, evaluation_lib.METRICS_FILE)) as file:
             return json.load(file), blessing
 
     run.model_dir = os.path.join(model.uri, "Format-Serving")

@@ -25,6 +25,7 @@ class EvaluatorSpec(component_spec.ComponentSpec):
         "min_domain_score": component_spec.ExecutionParameter(type=float),
         "classifier_min_accuracy": component_spec.ExecutionParameter(type=float),
         "canary_timeout_s": component_spec.ExecutionParameter(type=float),
+        "report_images": component_spec.ExecutionParameter(type=int),
     }
     INPUTS = {
         "model": component_spec.ChannelParameter(type=standard_artifacts.Model),
@@ -65,6 +66,7 @@ class Evaluator(base_component.BaseComponent):
                 min_output_spread=config.evaluation.min_output_spread,
                 baseline_margin=config.evaluation.baseline_margin,
                 canary_timeout_s=config.evaluation.canary_timeout_s,
+                report_images=config.evaluation.report_images,
                 inception_weights=inception_weights,
                 evaluation=channel.Channel(type=standard_artifacts.ModelEvaluation),
                 blessing=channel.Channel(type=standard_artifacts.ModelBlessing),

@@ -16,7 +16,6 @@ from cyclegan import data_contract, logger, metrics
 from cyclegan import evaluation as evaluation_lib
 from cyclegan.config import EvaluationConfig
 
-METRICS_FILE = "metrics.json"
 BLESSED, NOT_BLESSED = "BLESSED", "NOT_BLESSED"  # marker files, as TFX's validators write
 
 
@@ -48,7 +47,10 @@ class Executor(base_executor.BaseExecutor):
         )
 
         failures = judgement.failed_checks
-        metrics_path = os.path.join(evaluation.uri, METRICS_FILE)
+        evaluation_lib.write_rows(
+            judgement.rows, os.path.join(evaluation.uri, evaluation_lib.ROWS_DIR)
+        )
+        metrics_path = os.path.join(evaluation.uri, evaluation_lib.METRICS_FILE)
         io_utils.write_string_file(metrics_path, json.dumps(judgement.report(), indent=2))
         evaluation.set_json_value_custom_property("metrics", judgement.metrics)
         if judgement.domain_classifier:

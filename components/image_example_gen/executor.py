@@ -27,7 +27,6 @@ from tfx.utils import proto_utils
 from components import beam_shards
 from cyclegan import data_contract, logger, sources
 
-REPORT_FILE = "ingest_report.json"
 # TFX's Examples are GZIP TFRecords. Image bytes are compressed already: deflating them saves
 # about 1% for far more CPU than ingesting them otherwise takes, and slows every read. Stored
 # deflate blocks (level 0) keep the format and cost a copy.
@@ -137,7 +136,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples_utils.set_file_format(
             examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP)
         )
-        report_path = os.path.join(examples.uri, REPORT_FILE)
+        report_path = os.path.join(examples.uri, data_contract.INGEST_REPORT_FILE)
         with tf.io.gfile.GFile(report_path, "w") as file:
             json.dump(report, file, indent=2)
         examples.set_json_value_custom_property("ingest_report", report)
