@@ -66,7 +66,8 @@ def read_scalars(logdir: str) -> Dict[str, List[tuple]]:
     for name in sorted(tf.io.gfile.listdir(logdir)):
         if "tfevents" not in name:
             continue
-        for event in tf.compat.v1.train.summary_iterator(os.path.join(logdir, name)):
+        for record in tf.data.TFRecordDataset(os.path.join(logdir, name)).as_numpy_iterator():
+            event = tf.compat.v1.Event.FromString(record)
             for value in event.summary.value:
                 if value.tag.startswith(CURVE_PREFIXES) and value.HasField("tensor"):
                     number = float(tf.make_ndarray(value.tensor))
