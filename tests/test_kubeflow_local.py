@@ -57,6 +57,16 @@ def test_kfp_local_executes_the_compiled_spec(tmp_path):
         Path(_task_output(first_root, "Evaluator", "evaluation", "metrics.json")).read_text()
     )
     assert metrics["blessed"] and metrics["baseline_version"] is None
+    # The Report task: the page at its system.HTML artifact's URI, the metrics as the
+    # system.Metrics artifact's metadata (what the KFP UI shows).
+    page = Path(_task_output(first_root, "Report", "report")).read_text()
+    assert page.startswith("<!DOCTYPE html>") and f"pushed as version {version}" in page
+    outputs = json.loads(
+        Path(_task_output(first_root, "Report", "executor_output.json")).read_text()
+    )
+    (scalars,) = outputs["artifacts"]["metrics"]["artifacts"]
+    assert scalars["metadata"]["cycle_l1_aba"] == metrics["metrics"]["cycle_l1_aba"]
+    assert scalars["metadata"]["blessed"] == 1.0
 
     # The same spec again, with the runtime parameter training_config an overlay of 2 epochs:
     # the Trainer continues the first run's training to 2 epochs, every other compiled value

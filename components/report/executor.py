@@ -66,6 +66,7 @@ class Executor(base_executor.BaseExecutor):
                 else None,
             )
         )
+        tf.io.gfile.makedirs(os.path.dirname(page.uri))  # kfp.local does not make it
         page.write(text)  # the artifact's URI is the page (what the KFP UI shows)
         # A copy named as a page, which a browser opens as one (it takes a symbolic link's
         # target's name for the type: `value` shows as text).
