@@ -4,8 +4,9 @@
     python -m client.translate photos/ --output out/ --grpc localhost:8500 --direction b_to_a
     python -m client.translate photos/ --output out/ --rest http://localhost:8501
 
-Each input gets <output>/<name>.png. A folder is translated file by file with a progress line
-each; a file that fails is reported and the rest are still done (exit code 1 if any failed).
+Each input gets <output>/<name>.png. A folder is translated file by file, with a progress bar
+on a terminal (elsewhere a line per file); a file that fails is reported and the rest are
+still done (exit code 1 if any failed).
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _terminal() -> bool:
+    return sys.stderr.isatty()
+
+
 def list_inputs(path: str) -> List[str]:
     if os.path.isfile(path):
         return [path]
@@ -91,6 +96,8 @@ def main(argv=None) -> int:
     from cyclegan import entry
 
     entry.prepare_process()
+    from tqdm import tqdm
+
     from client.backends import TranslationError
 
     inputs = list_inputs(args.input)
@@ -100,6 +107,8 @@ def main(argv=None) -> int:
         raise SystemExit(f"error: {error}") from None
     os.makedirs(args.output, exist_ok=True)
     failures, start = [], time.monotonic()
+    # On a terminal a bar (and failures above it); otherwise a line per file, for logs.
+    bar = tqdm(total=len(inputs), unit="image", dynamic_ncols=True, disable=not _terminal())
     for index, path in enumerate(inputs, 1):
         target = os.path.join(args.output, os.path.splitext(os.path.basename(path))[0] + ".png")
         try:
@@ -113,7 +122,13 @@ def main(argv=None) -> int:
             status = f"FAILED: {error}"
         elapsed = time.monotonic() - start
         eta = elapsed / index * (len(inputs) - index)
-        print(f"[{index}/{len(inputs)}] {path} {status}  (ETA {eta:.0f}s)", flush=True)
+        if not bar.disable:
+            bar.update()
+            if status.startswith("FAILED"):
+                bar.write(f"{path} {status}")
+        else:
+            print(f"[{index}/{len(inputs)}] {path} {status}  (ETA {eta:.0f}s)", flush=True)
+    bar.close()
     print(
         f"{len(inputs) - len(failures)} translated, {len(failures)} failed; PNGs in {args.output}"
     )

@@ -22,6 +22,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from cyclegan import image_ops, metrics
+from cyclegan.progress import StepProgress
 
 INPUT_KEY, OUTPUT_KEY = "images", "probability_b"
 SIGNATURE = "serving_default"
@@ -92,7 +93,16 @@ def train(
     model.compile(
         keras.optimizers.Adam(schedule), keras.losses.BinaryCrossentropy(from_logits=True)
     )
-    model.fit(batches.prefetch(tf.data.AUTOTUNE), steps_per_epoch=steps, epochs=1, verbose=0)
+    with StepProgress(steps, "domain classifier") as progress:
+        model.fit(
+            batches.prefetch(tf.data.AUTOTUNE),
+            steps_per_epoch=steps,
+            epochs=1,
+            verbose=0,
+            callbacks=[
+                keras.callbacks.LambdaCallback(on_train_batch_end=lambda *_: progress.update())
+            ],
+        )
     return model
 
 

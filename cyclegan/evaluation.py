@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import tensorflow as tf
@@ -203,8 +204,16 @@ def judge(
 
     size = image_size(model_dir)
     test = input_pipeline.read_test_set(*test_files, size)
+    started = time.monotonic()
+    logger.info(
+        "Evaluating the candidate on %d + %d test images (%s)",
+        len(test.sources_a),
+        len(test.sources_b),
+        model_dir,
+    )
     candidate = generators(model_dir)
     current = model_metrics(candidate, test, features, domain_score)
+    logger.info("Candidate evaluated in %.1f s", time.monotonic() - started)
     served = serving_dir_lib.stable_version(serving_base)
     baseline, served_generators = None, None
     if served is None:
@@ -225,8 +234,10 @@ def judge(
             served.number,
             served.path,
         )
+        started = time.monotonic()
         served_generators = generators(served.path)
         baseline = model_metrics(served_generators, test, features, domain_score)
+        logger.info("Baseline evaluated in %.1f s", time.monotonic() - started)
     checks = metrics.blessing_checks(
         current,
         thresholds.max_cycle_l1,
@@ -235,6 +246,7 @@ def judge(
         thresholds.baseline_margin,
         thresholds.min_domain_score if reliable else None,
     )
+    logger.info("Canary: loading the candidate in a fresh process, replaying its requests")
     canary_results = canary.run(model_dir, size, thresholds.canary_timeout_s)
     checks += [
         metrics.Check(

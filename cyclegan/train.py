@@ -16,6 +16,7 @@ import tensorflow as tf
 from cyclegan import checkpoints, distribute, input_pipeline, logger, samples
 from cyclegan.config import Config, batch_split_problem
 from cyclegan.model import LOSS_NAMES, CycleGan
+from cyclegan.progress import StepProgress
 
 
 def fit(
@@ -93,7 +94,8 @@ def _fit(
     batches = iter(strategy.experimental_distribute_dataset(dataset))
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs"))
     progress = Progress(total_steps, completed_steps(model))
-    with stop, writer.as_default():
+    steps = StepProgress(total_steps, "training", initial=completed_steps(model))
+    with stop, writer.as_default(), steps:
         logger.info(
             "Training %d steps (%d epochs x %d steps, global batch %d, %d replica(s)); "
             "checkpoints in %s; TensorBoard: tensorboard --logdir %s",
@@ -118,6 +120,7 @@ def _fit(
                 checkpoint_dir,
                 strategy,
                 stop,
+                steps,
             )
             saved = manager.save(checkpoint_number=completed_steps(model))
             if stop.received:
@@ -324,6 +327,7 @@ def train_epoch(
     checkpoint_dir: str,
     strategy: tf.distribute.Strategy,
     stop: Optional["StopSignals"] = None,
+    progress: Optional[StepProgress] = None,
 ) -> EpochResult:
     """The rest of the current epoch (all of it, unless resuming in its middle, or stopped by
     a signal after the step it is in). Losses are checked whenever something is written or
@@ -339,6 +343,8 @@ def train_epoch(
             stop.vote()
         step_losses = run_step(step_fn, batches, step - 1, checkpoint_dir, strategy)
         stopping = stop.should_stop(step_losses) if stop else False
+        if progress:
+            progress.update()
         scalars = step % config.observability.summary_every_steps == 0 or step == total_steps
         images = step % config.observability.image_summary_every_steps == 0
         save = step % config.observability.checkpoint_every_steps == 0

@@ -10,27 +10,51 @@ import os
 import re
 import sys
 import tempfile
+import time
 from typing import Callable
 
 from cyclegan import config as config_lib
 from cyclegan import logger
 from cyclegan.entry import DataError, StepError, UsageError, prepare_process
 
-# TFX lines worth showing without --verbose: which component runs. Hidden: two known-harmless
-# warnings, one that LocalDagRunner prints for every input channel, and one that TFX 1.21's
-# Kubeflow compiler prints when a per-component image map is right (its check is inverted).
-_TFX_PROGRESS = re.compile(r"Component \S+ is (running|finished)")
+# Hidden TFX warnings: two known-harmless ones, one that LocalDagRunner prints for every input
+# channel, and one that TFX 1.21's Kubeflow compiler prints when a per-component image map is
+# right (its check is inverted).
 _TFX_NOISE = re.compile(
     r"ArtifactQuery.property_predicate is not supported"
     r"|DEFAULT_IMAGE_PATH_KEY is not found in default_image"
 )
+_STARTED = re.compile(r"Component (\S+) is running\.")
+_FINISHED = re.compile(r"Component (\S+) is finished\.")
+_CACHED = re.compile(r"A cached execution (\d+) is used\.")
 
 
-def _brief_tfx_logs(record: logging.LogRecord) -> bool:
-    message = record.getMessage()
-    if record.levelno >= logging.WARNING:
-        return not _TFX_NOISE.search(message)
-    return bool(_TFX_PROGRESS.search(message))
+class StepLines(logging.Filter):
+    """TFX's INFO lines cut down to one per step event, in words of our own: `Step X started`,
+    `Step X finished in 12.3 s`, or `Step X taken from the cache (execution N)` (TFX never
+    says a step was cached). Its warnings pass, but for the noise above."""
+
+    def __init__(self):
+        super().__init__()
+        self.step, self.started, self.cached = "", 0.0, False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            return not _TFX_NOISE.search(message)
+        started, finished, cached = (p.match(message) for p in (_STARTED, _FINISHED, _CACHED))
+        if started:
+            self.step, self.started, self.cached = started.group(1), time.monotonic(), False
+            text = f"Step {self.step} started"
+        elif cached:
+            self.cached = True
+            text = f"Step {self.step} taken from the cache (execution {cached.group(1)})"
+        elif finished and not self.cached:
+            text = f"Step {finished.group(1)} finished in {time.monotonic() - self.started:.1f} s"
+        else:
+            return False
+        record.msg, record.args = text, ()
+        return True
 
 
 def configure_logging(verbose: bool) -> logging.Logger:
@@ -42,9 +66,15 @@ def configure_logging(verbose: bool) -> logging.Logger:
         stream=sys.stdout,
     )
     if not verbose:
+        from absl import logging as absl_logging
+
+        # Through absl's own verbosity, not the logger's level alone: TensorFlow's SavedModel
+        # save sets the verbosity back to what absl reports, which is WARNING unless set so.
+        absl_logging.set_verbosity(absl_logging.INFO)
         absl_logger = logging.getLogger("absl")
-        absl_logger.setLevel(logging.INFO)
-        absl_logger.addFilter(_brief_tfx_logs)
+        for old in [f for f in absl_logger.filters if isinstance(f, StepLines)]:
+            absl_logger.removeFilter(old)  # a runner called again in one process
+        absl_logger.addFilter(StepLines())
     return logger
 
 

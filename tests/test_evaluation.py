@@ -47,9 +47,10 @@ def test_a_served_model_of_another_image_size_is_skipped_with_the_reason(
     assert judgement.report()["baseline_version"] is None
 
 
-def test_the_baseline_is_the_stable_version_after_a_rollback(tmp_path, tiny_config):
+def test_the_baseline_is_the_stable_version_after_a_rollback(tmp_path, tiny_config, caplog):
     from cyclegan import serving_dir
 
+    caplog.set_level(logging.INFO, logger="cyclegan")
     serving = str(tmp_path / "serving")
     first = push(_export(tiny_config, tmp_path / "first"), serving).path
     candidate = _export(tiny_config, tmp_path / "candidate")
@@ -60,3 +61,9 @@ def test_the_baseline_is_the_stable_version_after_a_rollback(tmp_path, tiny_conf
     assert judgement.baseline.path == first
     assert judgement.report()["baseline_model"] == first
     assert judgement.report()["canary"][0]["ok"]
+    # Its progress, phase by phase.
+    progress = [m.split(" in ")[0] for m in caplog.messages if " evaluated in " in m]
+    assert progress == ["Candidate evaluated", "Baseline evaluated"]
+    assert any(
+        m.startswith("Evaluating the candidate on 3 + 3 test images") for m in caplog.messages
+    )

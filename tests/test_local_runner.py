@@ -2,6 +2,7 @@
 
 import io
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -57,8 +58,13 @@ def _assert_serves_both_directions(pushed_model):
 
 
 @pytest.mark.slow
-def test_synthetic_pipeline_end_to_end(tmp_path, capsys):
+def test_synthetic_pipeline_end_to_end(tmp_path, capsys, caplog):
+    caplog.set_level(logging.INFO)
     result = _run(tmp_path)
+    steps = set(_last_run_states(tmp_path))
+    for step in steps:  # every step's start and end is logged, with our words
+        assert f"Step {step} started" in caplog.messages
+        assert any(m.startswith(f"Step {step} finished in ") for m in caplog.messages), step
     _assert_serves_both_directions(result.pushed_model)
     assert Image.open(result.translations_png).size == (3 * 32, 4 * 32)
     report = json.loads(Path(result.ingest_report).read_text())
@@ -70,6 +76,9 @@ def test_synthetic_pipeline_end_to_end(tmp_path, capsys):
     }
     printed = capsys.readouterr().out
     assert result.pushed_model in printed and result.translations_png in printed
+    assert f"run report (HTML):  {result.report}" in printed
+    page = Path(result.report).read_text()
+    assert page.count("<img ") == 2 * 3 * 3 + 1  # 3 test images a direction, no served model
 
     evaluation = json.loads(Path(result.evaluation).read_text())
     assert evaluation["blessed"] and evaluation["baseline_metrics"] is None
@@ -80,7 +89,11 @@ def test_synthetic_pipeline_end_to_end(tmp_path, capsys):
 
     # A blessing threshold is the Evaluator's alone: only it and the Pusher run again; every
     # other step is taken from the cache.
+    caplog.clear()
     stricter = _run(tmp_path, "--set=evaluation.max_cycle_l1=0.001")
+    assert any(
+        m.startswith("Step Trainer taken from the cache (execution ") for m in caplog.messages
+    )
     assert stricter.pushed_model is None and "cycle_l1_aba" in stricter.failed_checks
     states = _last_run_states(tmp_path)
     assert {name for name, state in states.items() if state != "CACHED"} == {"Evaluator", "Pusher"}
