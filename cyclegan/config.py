@@ -13,7 +13,7 @@ them, with named presets.
 | `serving`       | the Pusher: versions kept, the label a push moves                   |
 
 Each component gets only what it reads, so TFX's cache re-runs a step only when that changes
-(a blessing threshold re-runs the Evaluator and the Pusher, nothing else).
+(a blessing threshold re-runs the Evaluator, the Pusher and the Report, nothing else).
 
 Pure Python (no TensorFlow, no TFX). A preset overrides only what differs from the defaults,
 which are the TensorFlow CycleGAN tutorial's recipe. Keys are written `section.key`; the

@@ -105,6 +105,13 @@ def test_spec_holds_only_what_the_target_runs(tmp_path, preset, data, example_ge
         "Trainer",
         "Evaluator",
         "Pusher",
+        "Report",
+    }
+    # The report and the metrics as KFP's own types, which its UI renders.
+    report_outputs = spec.components["comp-Report"].output_definitions.artifacts
+    assert {name: o.artifact_type.schema_title for name, o in report_outputs.items()} == {
+        "report": "system.HTML",
+        "metrics": "system.Metrics",
     }
     # The Trainer in the GPU image; the data steps, classifier, Evaluator and Pusher without CUDA.
     assert {name: c.image for name, c in containers.items()} == {

@@ -96,7 +96,11 @@ def test_synthetic_pipeline_end_to_end(tmp_path, capsys, caplog):
     )
     assert stricter.pushed_model is None and "cycle_l1_aba" in stricter.failed_checks
     states = _last_run_states(tmp_path)
-    assert {name for name, state in states.items() if state != "CACHED"} == {"Evaluator", "Pusher"}
+    assert {name for name, state in states.items() if state != "CACHED"} == {
+        "Evaluator",
+        "Pusher",
+        "Report",
+    }
     assert states["Trainer"] == states["TrainingConfig"] == states["DomainClassifier"] == "CACHED"
 
     # A model that fails a check is evaluated against the blessed one and not pushed.
