@@ -80,31 +80,37 @@ def main(argv=None) -> int:
         print(f"error: no serving directory {args.base}", file=sys.stderr)
         return 2
     try:
-        if args.command == "list":
-            print("\n".join(list_versions(args.base)))
-            if serving_dir.read_state(args.base) is None:
-                print(f"(no {serving_dir.MODEL_CONFIG_FILE}: TF Serving serves the newest)")
-        elif args.command == "rollback":
-            state = serving_dir.move_label(args.base, serving_dir.STABLE, args.to)
-            print(f"stable -> {args.to} ({state.model_name}, {args.base}/models.config)")
-        elif args.command == "promote":
-            state = serving_dir.read_state(args.base)
-            if not state or serving_dir.CANARY not in state.labels:
-                print("error: no version is labelled canary", file=sys.stderr)
-                return 2
-            number = state.labels[serving_dir.CANARY]
-            serving_dir.move_label(args.base, serving_dir.STABLE, number)
-            serving_dir.move_label(args.base, serving_dir.CANARY, None)
-            print(f"stable -> {number} (canary label removed)")
-        else:
-            if args.keep < 1:
-                print("error: --keep must be at least 1", file=sys.stderr)
-                return 2
-            removed = serving_dir.prune(args.base, args.keep)
-            print(f"removed versions {removed}" if removed else "nothing to remove")
+        with serving_dir.push_lock(args.base):  # not in the middle of a push
+            return _command(args, serving_dir)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def _command(args: argparse.Namespace, serving_dir) -> int:
+    """The subcommand; under the directory's lock."""
+    if args.command == "list":
+        print("\n".join(list_versions(args.base)))
+        if serving_dir.read_state(args.base) is None:
+            print(f"(no {serving_dir.MODEL_CONFIG_FILE}: TF Serving serves the newest)")
+    elif args.command == "rollback":
+        state = serving_dir.move_label(args.base, serving_dir.STABLE, args.to)
+        print(f"stable -> {args.to} ({state.model_name}, {args.base}/models.config)")
+    elif args.command == "promote":
+        state = serving_dir.read_state(args.base)
+        if not state or serving_dir.CANARY not in state.labels:
+            print("error: no version is labelled canary", file=sys.stderr)
+            return 2
+        number = state.labels[serving_dir.CANARY]
+        serving_dir.move_label(args.base, serving_dir.STABLE, number)
+        serving_dir.move_label(args.base, serving_dir.CANARY, None)
+        print(f"stable -> {number} (canary label removed)")
+    else:
+        if args.keep < 1:
+            print("error: --keep must be at least 1", file=sys.stderr)
+            return 2
+        removed = serving_dir.prune(args.base, args.keep)
+        print(f"removed versions {removed}" if removed else "nothing to remove")
     return 0
 
 

@@ -278,11 +278,6 @@ def blessing_checks(
     return checks
 
 
-def blessing_failures(*args, **kwargs) -> List[str]:
-    """Why a model must not be served (blessing_checks' failures); empty when it may be."""
-    return [check.failure for check in blessing_checks(*args, **kwargs) if not check.passed]
-
-
 def format_table(metrics: Dict[str, float], baseline: Optional[Dict[str, float]]) -> str:
     width = max(len(name) for name in metrics) + 2
     lines = [f"  {'metric':<{width}}{'model':>10}{'baseline':>10}"]

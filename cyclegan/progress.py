@@ -1,6 +1,6 @@
-"""Progress within long work (an epoch of 1334 steps, a classifier's training, a folder of
-images): a tqdm bar on a terminal; anywhere else (a log file, a pod's log) a line at most
-every 30 s, in tqdm's own words: share done, count, elapsed < remaining, rate."""
+"""Progress within long steps (an epoch of 1334 steps, the domain classifier's training): a
+tqdm bar on a terminal; anywhere else (a log file, a pod's log) a line at most every 30 s,
+in tqdm's own words: share done, count, elapsed < remaining, rate."""
 
 from __future__ import annotations
 

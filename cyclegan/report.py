@@ -72,7 +72,8 @@ def read_scalars(logdir: str) -> Dict[str, List[tuple]]:
                 if value.tag.startswith(CURVE_PREFIXES) and value.HasField("tensor"):
                     number = float(tf.make_ndarray(value.tensor))
                     scalars.setdefault(value.tag, []).append((event.step, number))
-    return {tag: sorted(points) for tag, points in scalars.items()}
+    # One point a step: the last written wins (a worker's or a retried step's repeats).
+    return {tag: sorted(dict(points).items()) for tag, points in scalars.items()}
 
 
 def curves_png(scalars: Dict[str, List[tuple]]) -> Optional[bytes]:

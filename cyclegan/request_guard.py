@@ -27,15 +27,30 @@ _MAGIC = {1: b"\xff\xd8\xff", 2: b"\x89PNG\r\n\x1a\n", 3: b"GIF8", 4: b"BM"}
 _MIN_LENGTH = {1: 4, 2: 24, 3: 10, 4: 26}  # bytes up to the end of the size fields
 
 
-def header_size(encoded: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """(kind, height, width) of one encoded image from its header alone: kind is 1 + the
-    index in FORMATS, or UNKNOWN; height and width are -1 when the header is too short.
-    A JPEG's size sits after its other segments (EXIF can be 64 KB): TF's header parser
-    finds it."""
+def _head(encoded: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+    """(the first _HEAD bytes as int64, zero-padded; how many there are)."""
     head = tf.strings.substr(encoded, 0, _HEAD)
-    length = tf.strings.length(head)
     padded = tf.strings.substr(tf.strings.join([head, b"\0" * _HEAD]), 0, _HEAD)
-    b = tf.cast(tf.io.decode_raw(padded, tf.uint8), tf.int64)
+    return tf.cast(tf.io.decode_raw(padded, tf.uint8), tf.int64), tf.strings.length(head)
+
+
+def image_kind(encoded: tf.Tensor) -> tf.Tensor:
+    """1 + the index in FORMATS of the image's format by its magic bytes, or UNKNOWN."""
+    b, _ = _head(encoded)
+    kind = tf.constant(UNKNOWN, tf.int64)
+    for number in sorted(_MAGIC, reverse=True):
+        magic = list(_MAGIC[number])
+        matches = tf.reduce_all(b[: len(magic)] == tf.constant(magic, tf.int64))
+        kind = tf.where(matches, tf.constant(number, tf.int64), kind)
+    return kind
+
+
+def header_size(encoded: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """(kind, height, width) of one encoded image from its header alone: kind as
+    image_kind(); height and width are -1 when the header is too short. A JPEG's size sits
+    after its other segments (EXIF can be 64 KB): TF's header parser finds it, and fails
+    with its own message on a JPEG header it cannot read."""
+    b, length = _head(encoded)
 
     def le16(at):
         return b[at] + b[at + 1] * 256
@@ -47,11 +62,7 @@ def header_size(encoded: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     def be32(at):
         return ((b[at] * 256 + b[at + 1]) * 256 + b[at + 2]) * 256 + b[at + 3]
 
-    kind = tf.constant(UNKNOWN, tf.int64)
-    for number in sorted(_MAGIC, reverse=True):
-        magic = list(_MAGIC[number])
-        matches = tf.reduce_all(b[: len(magic)] == tf.constant(magic, tf.int64))
-        kind = tf.where(matches, tf.constant(number, tf.int64), kind)
+    kind = image_kind(encoded)
     # BMP: a 12-byte (OS/2) info header holds 16-bit sizes; the others signed 32-bit ones,
     # the height negative for top-down rows.
     bmp_core = le32_signed(14) == 12
@@ -111,11 +122,12 @@ def problem(index, encoded, kind, height, width, max_pixels: int) -> tf.Tensor:
             ),
         ),
         (
-            (height == 0) | (width == 0),
+            (height <= 0) | (width <= 0),
             _text("image ", index, " of the batch has no pixels (", width, "x", height, ")"),
         ),
         (
-            height * width > max_pixels,
+            # Each side first: two 32-bit sides can overflow their int64 product.
+            (height > max_pixels) | (width > max_pixels) | (height * width > max_pixels),
             _text(
                 "image ",
                 index,
@@ -174,9 +186,17 @@ def decode_batch(encoded: tf.Tensor, size: int, method: str, max_pixels: int) ->
                 deterministic=True,
             )
             .ignore_errors()  # the decoder's refusals: their indices go missing
-            .batch(tf.maximum(count, 1))
+            # A last element with index `count`, so that the batch is never empty (every
+            # image refused); taken off below.
+            .concatenate(
+                tf.data.Dataset.from_tensors(
+                    (count, tf.zeros([size, size, 3], tf.uint8), tf.constant(""))
+                )
+            )
+            .batch(count + 1)
         )
         indices, pixels, messages = decoded.get_single_element()
+        indices, pixels, messages = indices[:-1], pixels[:-1], messages[:-1]
         # Kept indices ascend: the first position p where indices[p] != p lost image p.
         kept = tf.size(indices, out_type=tf.int64)
         mismatches = tf.where(indices != tf.range(kept))
@@ -187,7 +207,7 @@ def decode_batch(encoded: tf.Tensor, size: int, method: str, max_pixels: int) ->
                 "image ",
                 missing,
                 " of the batch: damaged ",
-                tf.gather(FORMATS, header_size(encoded[missing])[0] - 1),
+                tf.gather(FORMATS, image_kind(encoded[missing]) - 1),
                 " data, the decoder refused it",
             ),
             lambda: tf.constant(""),

@@ -134,7 +134,8 @@ def write_state(base: str, state: ServingState) -> str:
     config = model_server_config_pb2.ModelServerConfig()
     model = config.model_config_list.config.add()
     model.name = state.model_name
-    model.base_path = _local(base) if _is_posix(base) else base
+    # Absolute: TF Serving resolves a relative path against its own working directory.
+    model.base_path = os.path.abspath(_local(base)) if _is_posix(base) else base
     model.model_platform = "tensorflow"
     model.model_version_policy.specific.versions.extend(sorted(set(state.labels.values())))
     for label, number in sorted(state.labels.items()):
@@ -260,8 +261,9 @@ def _disk_full(base: str, needed: int) -> PushError:
 
 
 @contextlib.contextmanager
-def _push_lock(base: str) -> Iterator[None]:
-    """One push at a time into a local base directory (two runs pushing at once)."""
+def push_lock(base: str) -> Iterator[None]:
+    """One change at a time to a local base directory: pushes, and label changes (two runs
+    pushing at once, a rollback during a push)."""
     if not _is_posix(base):
         yield
         return
@@ -305,26 +307,26 @@ def push(
     (the label still moves to it). Versions are the push time in seconds, or one more than
     the latest. A `canary` push also makes the version `stable` when nothing is."""
     tf.io.gfile.makedirs(base)
-    with _push_lock(base):
+    with push_lock(base):
         if _is_posix(base):
             remove_staging(base)
         fingerprint = directory_fingerprint(model_dir)
         existing = versions(base)
-        number = next(
-            (
-                n
-                for n in reversed(existing)
-                if directory_fingerprint(os.path.join(base, str(n))) == fingerprint
-            ),
-            None,
-        )
+        records = read_records(base)
+
+        def stored_fingerprint(n: int) -> str:  # recorded at push; read only for older pushes
+            return records.get(n, {}).get("fingerprint") or directory_fingerprint(
+                os.path.join(base, str(n))
+            )
+
+        number = next((n for n in reversed(existing) if stored_fingerprint(n) == fingerprint), None)
         new = number is None
         if new:
             number = max([int(time.time())] + [v + 1 for v in existing])
             _copy_in(model_dir, base, number)
-        records = read_records(base)
         records[number] = {
             "pushed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "fingerprint": fingerprint,
             **(record or {}),
         }
         _write_records(base, records)
@@ -338,7 +340,12 @@ def push(
 def _copy_in(model_dir: str, base: str, number: int) -> None:
     final = os.path.join(base, str(number))
     if not _is_posix(base):
-        copy_saved_model_last(model_dir, final)
+        try:
+            copy_saved_model_last(model_dir, final)
+        except BaseException:
+            if tf.io.gfile.exists(final):  # no saved_model.pb yet: nothing could load it
+                tf.io.gfile.rmtree(final)
+            raise
         return
     needed = _size_bytes(model_dir)
     if shutil.disk_usage(_local(base)).free < needed:

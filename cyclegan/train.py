@@ -94,8 +94,8 @@ def _fit(
     batches = iter(strategy.experimental_distribute_dataset(dataset))
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs"))
     progress = Progress(total_steps, completed_steps(model))
-    steps = StepProgress(total_steps, "training", initial=completed_steps(model))
-    with stop, writer.as_default(), steps:
+    step_progress = StepProgress(total_steps, "training", initial=completed_steps(model))
+    with stop, writer.as_default(), step_progress:
         logger.info(
             "Training %d steps (%d epochs x %d steps, global batch %d, %d replica(s)); "
             "checkpoints in %s; TensorBoard: tensorboard --logdir %s",
@@ -120,7 +120,7 @@ def _fit(
                 checkpoint_dir,
                 strategy,
                 stop,
-                steps,
+                step_progress,
             )
             saved = manager.save(checkpoint_number=completed_steps(model))
             if stop.received:
@@ -327,7 +327,7 @@ def train_epoch(
     checkpoint_dir: str,
     strategy: tf.distribute.Strategy,
     stop: Optional["StopSignals"] = None,
-    progress: Optional[StepProgress] = None,
+    step_progress: Optional[StepProgress] = None,
 ) -> EpochResult:
     """The rest of the current epoch (all of it, unless resuming in its middle, or stopped by
     a signal after the step it is in). Losses are checked whenever something is written or
@@ -343,8 +343,8 @@ def train_epoch(
             stop.vote()
         step_losses = run_step(step_fn, batches, step - 1, checkpoint_dir, strategy)
         stopping = stop.should_stop(step_losses) if stop else False
-        if progress:
-            progress.update()
+        if step_progress:
+            step_progress.update()
         scalars = step % config.observability.summary_every_steps == 0 or step == total_steps
         images = step % config.observability.image_summary_every_steps == 0
         save = step % config.observability.checkpoint_every_steps == 0

@@ -54,8 +54,8 @@ def create_pipeline(
 
     data: where the images come from (data_source.parse(--data)).
     serving_base_dir: the Pusher writes <serving_base_dir>/<numeric version>/, the layout
-      TF Serving polls (point --model_base_path at serving_base_dir), and models.config
-      there (TF Serving's --model_config_file) with the versions' labels.
+      TF Serving polls, and models.config there, with the versions' labels: serve it with
+      --model_config_file=<serving_base_dir>/models.config.
     model_name: the name TF Serving serves the model under (in models.config).
     inception_weights: InceptionV3 weights (.h5) for FID and KID; skipped without them.
     platform_configs: per component id (ExampleGen ids as built here, "Preprocess",

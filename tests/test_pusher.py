@@ -181,10 +181,27 @@ def test_pushes_into_one_directory_take_turns(tmp_path):
     base = str(tmp_path / "cyclegan")
     os.makedirs(base)
     model = _model(tmp_path / "m1", b"one")
-    with serving_dir._push_lock(base):
+    with serving_dir.push_lock(base):
         pusher = threading.Thread(target=push, args=(model, base))
         pusher.start()
         pusher.join(timeout=2)
         assert pusher.is_alive() and serving_dir.versions(base) == []
     pusher.join()
     assert len(serving_dir.versions(base)) == 1
+
+
+def test_a_failed_object_store_push_leaves_no_version(monkeypatch):
+    model = _model("ram://source/m2", b"model two")
+    base = "ram://bucket/failing/cyclegan"
+    real_copy, copies = tf.io.gfile.copy, []
+
+    def copy_then_fail(source, target, overwrite=False):
+        if len(copies) == 2:
+            raise tf.errors.UnavailableError(None, None, "connection reset")
+        copies.append(target)
+        real_copy(source, target, overwrite)
+
+    monkeypatch.setattr(tf.io.gfile, "copy", copy_then_fail)
+    with pytest.raises(tf.errors.UnavailableError):
+        push(model, base)
+    assert serving_dir.versions(base) == []

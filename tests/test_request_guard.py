@@ -88,6 +88,12 @@ PNG = encode(random_pixels(40, 40), "PNG")
         ([GOOD, GOOD[:1000], GOOD], r"image 1 of the batch: damaged JPEG data"),
         ([PNG, PNG[:-30]], r"image 1 of the batch: damaged PNG data"),
         ([b"x"], r"image 0 of the batch \(1 bytes\) is not a JPEG"),
+        # Every image of a batch refused by the decoder: the first is named.
+        ([GOOD[:1000], PNG[:-30]], r"image 0 of the batch: damaged JPEG data"),
+        # A JPEG whose header TF cannot parse, in a batch.
+        ([GOOD, GOOD[:30]], r"image 1 of the batch: damaged JPEG data"),
+        # Sides whose product overflows 64 bits.
+        ([GOOD, png_header(2**32 - 1, 2**32 - 1)], r"image 1 of the batch is 4294967295x"),
         ([png_header(200, 100)], r"image 0 of the batch is 200x100 = 20000 pixels"),
     ],
 )

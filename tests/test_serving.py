@@ -62,3 +62,13 @@ def test_rollback_promote_and_prune(base, capsys):
 def test_a_missing_directory_is_one_line(tmp_path, capsys):
     code, _, err = _run(capsys, "--base", str(tmp_path / "nothing"), "list")
     assert code == 2 and err.strip() == f"error: no serving directory {tmp_path / 'nothing'}"
+
+
+def test_a_rollback_with_a_relative_base_keeps_the_path_absolute(base, capsys, monkeypatch):
+    import os
+
+    v1 = serving_dir.versions(base)[0]
+    monkeypatch.chdir(os.path.dirname(base))
+    assert _run(capsys, "--base", os.path.basename(base), "rollback", "--to", str(v1))[0] == 0
+    with open(os.path.join(base, serving_dir.MODEL_CONFIG_FILE)) as file:
+        assert f'base_path: "{base}"' in file.read()  # as TF Serving must find it
