@@ -14,6 +14,18 @@ def tiny_config():
     return helpers.tiny_config()
 
 
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory):
+    """The tiny config's untrained generators, exported as the Trainer exports them
+    (read-only: copy it before changing it)."""
+    from cyclegan.model import CycleGan
+
+    config = helpers.tiny_config()
+    return helpers.export_model(
+        CycleGan(config), config, str(tmp_path_factory.mktemp("tiny_export") / "m")
+    )
+
+
 @pytest.fixture
 def preprocessed(tmp_path):
     """Preprocessed splits: 5 A and 7 B train images at load size, 2+2 test at crop size."""

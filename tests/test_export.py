@@ -1,4 +1,4 @@
-"""The exported SavedModel: what TF Serving loads and clients call."""
+"""The tiny_export SavedModel: what TF Serving loads and clients call."""
 
 import io
 import json
@@ -64,16 +64,8 @@ def pixels_batch(pixels):
     return export.image_ops.to_unit_range(pixels)[None]
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    from tests.helpers import tiny_config
-
-    config = tiny_config()
-    return export_model(CycleGan(config), config, str(tmp_path_factory.mktemp("export") / "m"))
-
-
-def test_an_empty_batch_gives_an_empty_batch(exported):
-    loaded = tf.saved_model.load(exported)
+def test_an_empty_batch_gives_an_empty_batch(tiny_export):
+    loaded = tf.saved_model.load(tiny_export)
     out = loaded.signatures["translate_b_to_a"](image_bytes=tf.zeros([0], tf.string))
     assert out["png_bytes"].shape == (0,)
     out = loaded.signatures["translate_a_to_b_float"](images=tf.zeros([0, 32, 32, 3]))
@@ -111,13 +103,13 @@ print("GROWN_MB", grown_kb / 1024, "PNG_MB", len(giant) / 2**20)
 """
 
 
-def test_a_20000_pixel_square_png_is_refused_before_decoding(exported):
+def test_a_20000_pixel_square_png_is_refused_before_decoding(tiny_export):
     """In its own process, so that the peak RSS is this request's."""
     import subprocess
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-c", GIANT_PNG_CHECK, exported],
+        [sys.executable, "-c", GIANT_PNG_CHECK, tiny_export],
         capture_output=True,
         text=True,
         timeout=300,

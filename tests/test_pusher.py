@@ -21,6 +21,21 @@ def _model(path, content: bytes):
     return path
 
 
+def _fail_copies_after(count, error, monkeypatch):
+    """tf.io.gfile.copy copies `count` files, then raises `error`; returns the targets
+    copied."""
+    real_copy, copies = tf.io.gfile.copy, []
+
+    def copy(source, target, overwrite=False):
+        if len(copies) == count:
+            raise error
+        copies.append(target)
+        real_copy(source, target, overwrite)
+
+    monkeypatch.setattr(tf.io.gfile, "copy", copy)
+    return copies
+
+
 SERVING_FILES = {serving_dir.MODEL_CONFIG_FILE, serving_dir.VERSIONS_FILE, serving_dir.LOCK_FILE}
 
 
@@ -136,15 +151,9 @@ def test_pruning_keeps_the_newest_and_every_labelled_version(tmp_path):
 def test_a_push_that_fails_half_way_leaves_nothing(tmp_path, monkeypatch):
     base = str(tmp_path / "cyclegan")
     kept = push(_model(tmp_path / "m1", b"one"), base).path
-    real_copy, copies = tf.io.gfile.copy, []
-
-    def copy_until_the_disk_is_full(source, target, overwrite=False):
-        if len(copies) == 2:
-            raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
-        copies.append(target)
-        real_copy(source, target, overwrite)
-
-    monkeypatch.setattr(tf.io.gfile, "copy", copy_until_the_disk_is_full)
+    copies = _fail_copies_after(
+        2, tf.errors.ResourceExhaustedError(None, None, "No space left on device"), monkeypatch
+    )
     with pytest.raises(serving_dir.PushError) as error:
         push(_model(tmp_path / "m2", b"two"), base)
     message = str(error.value)
@@ -193,15 +202,7 @@ def test_pushes_into_one_directory_take_turns(tmp_path):
 def test_a_failed_object_store_push_leaves_no_version(monkeypatch):
     model = _model("ram://source/m2", b"model two")
     base = "ram://bucket/failing/cyclegan"
-    real_copy, copies = tf.io.gfile.copy, []
-
-    def copy_then_fail(source, target, overwrite=False):
-        if len(copies) == 2:
-            raise tf.errors.UnavailableError(None, None, "connection reset")
-        copies.append(target)
-        real_copy(source, target, overwrite)
-
-    monkeypatch.setattr(tf.io.gfile, "copy", copy_then_fail)
+    _fail_copies_after(2, tf.errors.UnavailableError(None, None, "connection reset"), monkeypatch)
     with pytest.raises(tf.errors.UnavailableError):
         push(model, base)
     assert serving_dir.versions(base) == []

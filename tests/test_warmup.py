@@ -2,25 +2,16 @@
 
 import os
 
-import pytest
 import tensorflow as tf
 
 from cyclegan import serving_contract
-from cyclegan.model import CycleGan
-from tests.helpers import export_model, tiny_config
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    config = tiny_config()
-    return export_model(CycleGan(config), config, str(tmp_path_factory.mktemp("export") / "m"))
-
-
-def test_warmup_requests_are_tf_servings_format_and_each_one_runs(exported):
+def test_warmup_requests_are_tf_servings_format_and_each_one_runs(tiny_export):
     from tensorflow_serving.apis import prediction_log_pb2
 
-    loaded = tf.saved_model.load(exported)
-    path = os.path.join(exported, serving_contract.WARMUP_ASSET)
+    loaded = tf.saved_model.load(tiny_export)
+    path = os.path.join(tiny_export, serving_contract.WARMUP_ASSET)
     seen = set()
     for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
         request = prediction_log_pb2.PredictionLog.FromString(record).predict_log.request
