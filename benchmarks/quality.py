@@ -1,32 +1,72 @@
-"""Translation quality on real data: does the pipeline learn horse -> zebra?
+"""Translation quality on real data: does the pipeline learn horse -> zebra, and does it
+learn it as well in bfloat16?
 
     python -m benchmarks quality [--data ../shared/data/horse2zebra] [--steps 8000]
-                                 [--evaluate-every 1000]
+        [--evaluate-every 500] [--precision float32 mixed_bfloat16] [--seeds 0 1]
 
 Runs the pipeline's ExampleGen, Preprocess and DomainClassifier components (LocalDagRunner)
-on horse2zebra, then trains the demo preset's CycleGAN as it is (U-Net and PatchGAN with 16
-filters, 72 px random-cropped to 64, batch 1, constant Adam 2e-4) with the Trainer's own
-loop on the CPU for a fixed number of steps, and scores the test splits with the
-Evaluator's metrics before training and every `--evaluate-every` steps (the loop's epoch
-length: with a constant learning rate it changes nothing else). Prints a table of the domain
-scores and cycle L1 at each point, beside what the untranslated test images score, with the
-classifier's accuracy; writes translations.png and TensorBoard logs (eval/*) under
-<output dir>/<time>/.
+on horse2zebra, once, under <output dir>/tfx (a later invocation takes them from TFX's cache,
+so every run is scored by the same classifier). Then, for every seed and precision, in turn,
+trains the demo preset's CycleGAN as it is (U-Net and PatchGAN with 16 filters, 72 px
+random-cropped to 64, batch 1, constant Adam 2e-4) with the Trainer's own loop for a fixed
+number of steps, and scores the test splits with the Evaluator's metrics before training and
+every `--evaluate-every` steps (the loop's epoch length: with a constant learning rate it
+changes nothing else).
+
+Prints, per run, a table of the domain scores and cycle L1 at each point beside what the
+untranslated test images score; then the training minutes (wall time less the evaluations)
+until horse -> zebra first scores 0.5 and 0.7. With two precisions and two seeds or more, a
+parity table: each run's metrics averaged over its last quarter of evaluations (one
+checkpoint's score moves a lot: adversarial training oscillates). Parity holds for a metric
+when the precisions' means differ by no more than the first precision's runs differ among
+themselves (seed to seed). Writes translations.png and TensorBoard logs (eval/*) per run
+under <output dir>/<time>/<precision>-seed<seed>/.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import glob
 import os
+import statistics
 import time
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from benchmarks.ingest import DEFAULT_DATA
 from cyclegan import entry
+from cyclegan.config import PRECISIONS
 from pipeline import cli
 
 COLUMNS = ("domain_score_ab", "domain_score_ba", "cycle_l1_aba", "cycle_l1_bab")
+DOMAIN_TARGETS = (0.5, 0.7)
+
+
+@dataclasses.dataclass
+class Run:
+    precision: str
+    seed: int
+    # (step, training minutes so far, metrics) at every evaluation, step 0 first.
+    rows: List[Tuple[int, float, Dict[str, float]]]
+
+    @property
+    def name(self) -> str:
+        return f"{self.precision}, seed {self.seed}"
+
+    def minutes_to(self, target: float) -> Optional[float]:
+        """Training minutes until domain_score_ab first reaches `target` (None: never)."""
+        return next((m for _, m, v in self.rows if v["domain_score_ab"] >= target), None)
+
+    def late_mean(self, column: str) -> float:
+        """The mean over the last quarter of the evaluations after step 0 (at least one)."""
+        trained = self.rows[1:]
+        late = trained[-max(1, len(trained) // 4) :]
+        return statistics.mean(values[column] for _, _, values in late)
+
+    @property
+    def ms_per_step(self) -> float:
+        step, minutes, _ = self.rows[-1]
+        return minutes * 60_000 / step
 
 
 def run_components(data: str, config, root: str) -> Tuple[str, str]:
@@ -42,13 +82,17 @@ def run_components(data: str, config, root: str) -> Tuple[str, str]:
             pipeline_name="bench_quality",
             pipeline_root=root,
             components=list(steps),
+            enable_cache=True,
             metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
                 os.path.join(root, "metadata.sqlite")
             ),
         )
     )
-    (preprocessed,) = glob.glob(os.path.join(root, "Preprocess", "preprocessed", "*"))
-    (classifier_dir,) = glob.glob(os.path.join(root, "DomainClassifier", "model", "*"))
+    # The newest outputs: earlier invocations' stay beside them.
+    (preprocessed, classifier_dir) = (
+        max(glob.glob(os.path.join(root, step, output, "*")), key=os.path.getmtime)
+        for step, output in (("Preprocess", "preprocessed"), ("DomainClassifier", "model"))
+    )
     return preprocessed, classifier_dir
 
 
@@ -73,6 +117,54 @@ def format_table(rows: List[Tuple[int, float, Dict[str, float]]], epoch_steps: i
     return "\n".join(lines)
 
 
+def format_time_to_quality(runs: Sequence[Run]) -> str:
+    """Per run: ms per training step and the minutes to each domain-score target."""
+    lines = [
+        f"{'run':<26}{'ms/step':>9}"
+        + "".join(f"{'min to ' + format(t, '.1f'):>12}" for t in DOMAIN_TARGETS)
+    ]
+    for run in runs:
+        reached = (run.minutes_to(target) for target in DOMAIN_TARGETS)
+        lines.append(
+            f"{run.name:<26}{run.ms_per_step:>9.1f}"
+            + "".join(f"{'not reached' if m is None else format(m, '.1f'):>12}" for m in reached)
+        )
+    return "\n".join(lines)
+
+
+def parity(runs: Sequence[Run]) -> Tuple[str, bool]:
+    """The parity table and whether every metric holds (see the module's docstring)."""
+    precisions = list(dict.fromkeys(run.precision for run in runs))
+    reference, others = precisions[0], precisions[1:]
+    by_precision = {p: [run for run in runs if run.precision == p] for p in precisions}
+    lines = [f"{'run':<26}" + "".join(f"{c:>17}" for c in COLUMNS)]
+    for run in runs:
+        lines.append(f"{run.name:<26}" + "".join(f"{run.late_mean(c):>17.3f}" for c in COLUMNS))
+    holds = True
+    means = {
+        p: {c: statistics.mean(run.late_mean(c) for run in group) for c in COLUMNS}
+        for p, group in by_precision.items()
+    }
+    spread = {
+        c: max(run.late_mean(c) for run in by_precision[reference])
+        - min(run.late_mean(c) for run in by_precision[reference])
+        for c in COLUMNS
+    }
+    for p in precisions:
+        lines.append(f"{p + ' mean':<26}" + "".join(f"{means[p][c]:>17.3f}" for c in COLUMNS))
+    lines.append(
+        f"{reference + ' spread':<26}" + "".join(f"{spread[c]:>17.3f}" for c in COLUMNS)
+    )
+    for p in others:
+        verdicts = []
+        for c in COLUMNS:
+            gap = abs(means[p][c] - means[reference][c])
+            verdicts.append("ok" if gap <= spread[c] else f"OUT {gap:.3f}")
+            holds = holds and gap <= spread[c]
+        lines.append(f"{p + ' within?':<26}" + "".join(f"{v:>17}" for v in verdicts))
+    return "\n".join(lines), holds
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -87,10 +179,18 @@ def main(argv=None) -> None:
         "--steps",
         type=int,
         default=8000,
-        help="the training budget, in steps of batch 1 (~15 minutes for the "
-        "whole benchmark on 2 CPU cores)",
+        help="the training budget of each run, in steps of batch 1 (~12 minutes a run on 2 "
+        "CPU cores)",
     )
-    parser.add_argument("--evaluate-every", type=int, default=1000)
+    parser.add_argument("--evaluate-every", type=int, default=500)
+    parser.add_argument(
+        "--precision",
+        nargs="+",
+        default=["float32"],
+        choices=[p for p in PRECISIONS if p != "auto"],
+        help="train once per precision (per seed); the first is the parity reference",
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="train.seed of the runs")
     parser.add_argument("--output-dir", default="runs/bench_quality")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.data):
@@ -99,6 +199,8 @@ def main(argv=None) -> None:
             f"benchmark needs its trainA/ trainB/ testA/ testB/ folders: pass "
             f"--data DIR"
         )
+    if args.steps % args.evaluate_every:
+        raise SystemExit("error: --steps must be a multiple of --evaluate-every")
     entry.prepare_process()
     cli.configure_logging(verbose=False)
 
@@ -108,21 +210,24 @@ def main(argv=None) -> None:
     from cyclegan.config import preset
     from cyclegan.model import CycleGan
 
-    if args.steps % args.evaluate_every:
-        raise SystemExit("error: --steps must be a multiple of --evaluate-every")
-    config = preset("demo").replace(
+    base = preset("demo").replace(
         steps_per_epoch=args.evaluate_every, epochs=args.steps // args.evaluate_every, grid_images=8
     )
-    run_dir = os.path.abspath(os.path.join(args.output_dir, time.strftime("%Y%m%d-%H%M%S")))
+    output_dir = os.path.abspath(args.output_dir)
+    run_dir = os.path.join(output_dir, time.strftime("%Y%m%d-%H%M%S"))
     preprocessed, classifier_dir = run_components(
-        os.path.abspath(args.data), config, os.path.join(run_dir, "tfx")
+        os.path.abspath(args.data), base, os.path.join(output_dir, "tfx")
     )
     score = domain_classifier.load(path_utils.serving_model_path(classifier_dir))
     classifier = domain_classifier.read_report(classifier_dir)
     splits = {
         split: data_contract.split_files(preprocessed, split) for split in data_contract.SPLITS
     }
-    test = input_pipeline.read_test_set(splits["testA"], splits["testB"], config.data.crop_size)
+    test = input_pipeline.read_test_set(splits["testA"], splits["testB"], base.data.crop_size)
+    epoch_steps = (
+        max(input_pipeline.count_records(splits[split]) for split in data_contract.TRAIN_SPLITS)
+        // base.train.batch_size
+    )
 
     def evaluate(model: CycleGan) -> Dict[str, float]:
         return metrics.evaluate(
@@ -135,40 +240,54 @@ def main(argv=None) -> None:
             domain_score=score,
         )
 
-    # The same seed gives fit() these initial weights: the step-0 row.
-    rows = [(0, 0.0, evaluate(CycleGan(config)))]
-    start = time.time()
+    def train_and_score(precision: str, seed: int) -> Run:
+        config = base.replace(**{"train.precision": precision, "train.seed": seed})
+        # The same seed gives fit() these initial weights: the step-0 row.
+        run = Run(precision, seed, [(0, 0.0, evaluate(CycleGan(config)))])
+        start, evaluating = time.perf_counter(), 0.0
 
-    def evaluate_and_keep(model: CycleGan) -> Dict[str, float]:
-        values = evaluate(model)
-        rows.append((int(model.step.numpy()), (time.time() - start) / 60, values))
-        return values
+        def evaluate_and_keep(model: CycleGan) -> Dict[str, float]:
+            nonlocal evaluating
+            began = time.perf_counter()
+            values = evaluate(model)
+            training_minutes = (began - start - evaluating) / 60
+            evaluating += time.perf_counter() - began
+            run.rows.append((int(model.step.numpy()), training_minutes, values))
+            return values
 
-    train.fit(
-        config,
-        splits["trainA"],
-        splits["trainB"],
-        splits["testA"],
-        splits["testB"],
-        run_dir,
-        evaluate=evaluate_and_keep,
-    )
-    epoch_steps = (
-        max(input_pipeline.count_records(splits[split]) for split in data_contract.TRAIN_SPLITS)
-        // config.train.batch_size
-    )
+        train.fit(
+            config,
+            splits["trainA"],
+            splits["trainB"],
+            splits["testA"],
+            splits["testB"],
+            os.path.join(run_dir, f"{precision}-seed{seed}"),
+            evaluate=evaluate_and_keep,
+        )
+        return run
+
     print(
-        f"\nhorse2zebra, demo preset, {args.steps} steps (an epoch is {epoch_steps}); test "
+        f"horse2zebra, demo preset, {args.steps} steps a run (an epoch is {epoch_steps}); test "
         f"images: {len(test.sources_a)} horses, {len(test.sources_b)} zebras at "
-        f"{config.data.crop_size} px"
-    )
-    print(
+        f"{base.data.crop_size} px\n"
         f"domain classifier ({classifier['image_size']} px, {classifier['train_steps']} steps "
         f"in {classifier['train_seconds']:.0f} s): accuracy on the real test images: horses "
-        f"{classifier['accuracy_a']:.3f}, zebras {classifier['accuracy_b']:.3f}\n"
+        f"{classifier['accuracy_a']:.3f}, zebras {classifier['accuracy_b']:.3f}",
+        flush=True,
     )
-    print(format_table(rows, epoch_steps))
+    runs = []
+    for seed in args.seeds:  # seeds outside: a slow spell of the machine hits every precision
+        for precision in args.precision:
+            runs.append(train_and_score(precision, seed))
+            print(f"\n{runs[-1].name}:\n{format_table(runs[-1].rows, epoch_steps)}", flush=True)
+    print(f"\nminutes of training (evaluations excluded):\n{format_time_to_quality(runs)}")
+    if len(args.precision) > 1 and len(args.seeds) > 1:
+        table, holds = parity(runs)
+        print(
+            f"\nmean of the last quarter of evaluations:\n{table}\nparity: "
+            + ("holds" if holds else "does not hold")
+        )
     print(
-        f"\ntranslations (PNG): {os.path.join(run_dir, 'translations.png')}\n"
-        f"TensorBoard:        tensorboard --logdir {os.path.join(run_dir, 'logs')}"
+        f"\ntranslations (PNG) and TensorBoard logs: {run_dir}/<precision>-seed<seed>/\n"
+        f"TensorBoard: tensorboard --logdir {run_dir}"
     )

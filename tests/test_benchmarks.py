@@ -35,3 +35,37 @@ def test_step_profile_finds_the_convolutions_of_a_real_step(capsys):
     assert any("Conv2DBackpropFilter" in op for op in rows)
     assert any(op.endswith("Conv2D") for op in rows)
     assert 99.0 <= sum(rows.values()) + float(lines[-1].split()[-1].rstrip("%")) <= 101.0
+
+
+def _run(precision, seed, scores, minutes_per_row=1.0):
+    """A quality.Run whose evaluations score `scores` in every column, one a minute."""
+    rows = [
+        (i * 100, i * minutes_per_row, dict.fromkeys(quality.COLUMNS, score))
+        for i, score in enumerate(scores)
+    ]
+    return quality.Run(precision, seed, rows)
+
+
+def test_time_to_quality_is_the_first_evaluation_at_the_target():
+    run = _run("float32", 0, [0.1, 0.4, 0.55, 0.45, 0.72, 0.6])
+    assert run.minutes_to(0.5) == 2.0
+    assert run.minutes_to(0.7) == 4.0
+    assert run.minutes_to(0.9) is None
+    assert run.ms_per_step == 5 * 60_000 / 500
+    table = quality.format_time_to_quality([run])
+    assert table.splitlines()[1].split()[-2:] == ["2.0", "4.0"]
+
+
+def test_late_mean_averages_the_last_quarter_after_step_0():
+    run = _run("float32", 0, [9.0, 0, 0, 0, 0, 0, 0, 1.0, 3.0])  # 8 evaluations after step 0
+    assert run.late_mean("cycle_l1_aba") == 2.0
+
+
+def test_parity_holds_only_within_the_reference_runs_spread():
+    f32 = [_run("float32", 0, [0, 0.60]), _run("float32", 1, [0, 0.70])]  # spread 0.10
+    close = [_run("mixed_bfloat16", 0, [0, 0.62]), _run("mixed_bfloat16", 1, [0, 0.74])]
+    far = [_run("mixed_bfloat16", 0, [0, 0.75]), _run("mixed_bfloat16", 1, [0, 0.81])]
+    table, holds = quality.parity(f32 + close)  # means 0.65 and 0.68: gap 0.03
+    assert holds and "mixed_bfloat16 within?" in table
+    table, holds = quality.parity(f32 + far)  # gap 0.13 > 0.10
+    assert not holds and "OUT 0.130" in table
