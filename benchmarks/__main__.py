@@ -9,6 +9,7 @@ from benchmarks import (
     ingest_memory,
     profile_step,
     quality,
+    roofline,
     serving_latency,
     serving_warmup,
     train_step,
@@ -23,6 +24,7 @@ BENCHMARKS = {
     "serving_latency": serving_latency.main,
     "serving_warmup": serving_warmup.main,
     "quality": quality.main,
+    "roofline": roofline.main,
 }
 
 

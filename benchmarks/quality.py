@@ -152,9 +152,7 @@ def parity(runs: Sequence[Run]) -> Tuple[str, bool]:
     }
     for p in precisions:
         lines.append(f"{p + ' mean':<26}" + "".join(f"{means[p][c]:>17.3f}" for c in COLUMNS))
-    lines.append(
-        f"{reference + ' spread':<26}" + "".join(f"{spread[c]:>17.3f}" for c in COLUMNS)
-    )
+    lines.append(f"{reference + ' spread':<26}" + "".join(f"{spread[c]:>17.3f}" for c in COLUMNS))
     for p in others:
         verdicts = []
         for c in COLUMNS:

@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 GENERATORS = ("unet", "resnet")
 GAN_LOSSES = ("bce", "lsgan")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 RESIZE_METHODS = ("nearest", "bilinear", "bicubic", "area")
 WHEN_LOCKED = ("wait", "refuse")
 PUSH_LABELS = ("stable", "canary")
@@ -113,8 +113,9 @@ class TrainConfig:
     # Start both generators from a pushed SavedModel version or a checkpoint (fine-tuning);
     # the discriminators too when it is a checkpoint.
     init_from: Optional[str] = None
-    # Speed switches, for GPUs mostly. Losses stay float32 under mixed precision.
-    precision: str = "float32"
+    # Speed switches. precision "auto": bfloat16 where the hardware computes in it, float16
+    # on GPUs 7.x, else float32 (cyclegan/precision.py); losses stay float32 in any.
+    precision: str = "auto"
     jit_compile: bool = False  # XLA for the loss and gradient computation
     # When another trainer of the same training is running: "wait" for it, or "refuse".
     when_locked: str = "wait"

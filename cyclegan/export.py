@@ -11,6 +11,7 @@ Signatures, per direction (A -> B is also `serving_default`):
   translate_a_to_b_float, translate_b_to_a_float
       images: float32 [batch, image_size, image_size, 3] in [-1, 1] -> images: the same.
       For callers that preprocess themselves (and for the Evaluator).
+The generators compute in float32 whatever precision trained them (networks.float32_generator).
 A bad image fails the request with InvalidArgument naming its index in the batch; the model
 keeps serving. An empty batch gives an empty batch. assets.extra/ holds serving_info.json
 (these conventions), the training config and TF Serving's warm-up requests (warmup.py). The
@@ -25,7 +26,7 @@ from typing import Dict
 
 import tensorflow as tf
 
-from cyclegan import image_ops, input_pipeline, request_guard, warmup
+from cyclegan import image_ops, input_pipeline, networks, request_guard, warmup
 from cyclegan.config import Config
 from cyclegan.serving_contract import (
     BYTES_INPUT,
@@ -78,7 +79,9 @@ def export_generators(
     """Writes the SavedModel, with its conventions, training config and warm-up requests
     beside it. warmup_images: per direction ("a_to_b", "b_to_a"), float test images of its
     source domain in [-1, 1] (see warmup.requests)."""
-    module = _Translator(g_ab, g_ba, config)
+    module = _Translator(
+        networks.float32_generator(g_ab, config), networks.float32_generator(g_ba, config), config
+    )
     size = config.data.crop_size
     bytes_spec = tf.TensorSpec([None], tf.string, name=BYTES_INPUT)
     float_spec = tf.TensorSpec([None, size, size, 3], tf.float32, name=FLOAT_KEY)

@@ -16,7 +16,7 @@ from typing import Dict
 import tensorflow as tf
 import tf_keras as keras
 
-from cyclegan import losses, networks
+from cyclegan import losses, networks, precision
 from cyclegan.config import Config
 from cyclegan.image_pool import ImagePool
 
@@ -81,10 +81,11 @@ class CycleGan(tf.Module):
         super().__init__(name="cyclegan")
         self.config = config
         keras.utils.set_random_seed(config.train.seed)
+        self.precision = precision.resolve(config.train.precision)
         # Keras reads the precision policy when a layer is built; restore it afterwards so
         # nothing else in the process is affected.
         previous_policy = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy(config.train.precision)
+        keras.mixed_precision.set_global_policy(self.precision.policy)
         try:
             self.g_ab = networks.generator(config, "generator_ab")  # G: A -> B
             self.g_ba = networks.generator(config, "generator_ba")  # F: B -> A
@@ -117,7 +118,7 @@ class CycleGan(tf.Module):
         # parameters. Its update is the current Keras Adam's (epsilon-hat form, the
         # tutorial's optimizer); a test holds it to that.
         optimizer = keras.optimizers.legacy.Adam(schedule, beta_1=self.config.train.beta_1)
-        if self.config.train.precision == "mixed_float16":  # float16 gradients need loss scaling
+        if self.precision.policy == "mixed_float16":  # float16 gradients need loss scaling
             optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
         return optimizer
 

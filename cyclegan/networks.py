@@ -306,6 +306,22 @@ def generator(config: Config, name: str) -> keras.Model:
     return builders[config.train.generator](config, name)
 
 
+def float32_generator(trained: keras.Model, config: Config) -> keras.Model:
+    """`trained` computing in float32: itself, or a float32 copy when it was built under a
+    mixed-precision policy (whose variables are float32 already, so the copy is exact). The
+    export serves this: a server without bfloat16 hardware would emulate bfloat16, slowly."""
+    if all(layer.compute_dtype == "float32" for layer in trained.layers):
+        return trained
+    previous_policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        copy = generator(config, trained.name)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+    copy.set_weights(trained.get_weights())
+    return copy
+
+
 def patchgan_discriminator(config: Config, name: str) -> keras.Model:
     """PatchGAN: n stride-2 blocks, a stride-1 block, then one logit per patch.
 

@@ -70,6 +70,12 @@ def _fit(
     steps_per_epoch = input_pipeline.steps_per_epoch(*counts, config)
     with strategy.scope():
         model = CycleGan(config, steps_per_epoch)
+    logger.info(
+        "Precision: %s (train.precision=%s: %s)",
+        model.precision.policy,
+        config.train.precision,
+        model.precision.reason,
+    )
     run_dir = own_run_dir(run_dir)
     save_config(config, run_dir)
     manager = restore(model, checkpoint_dir)

@@ -13,6 +13,9 @@ SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "dat
 
 # The one tiny config: 32 px crops, narrow networks, 3 steps, a few synthetic images.
 TINY = {
+    # Exact numerics whatever the machine: `auto` would pick bfloat16 on some CPUs
+    # (tests/test_precision.py tests that choice).
+    "train.precision": "float32",
     "data.load_size": 36,
     "data.crop_size": 32,
     "train.generator_filters": 4,

@@ -69,3 +69,69 @@ def test_parity_holds_only_within_the_reference_runs_spread():
     assert holds and "mixed_bfloat16 within?" in table
     table, holds = quality.parity(f32 + far)  # gap 0.13 > 0.10
     assert not holds and "OUT 0.130" in table
+
+
+def _tensorflows_count(model, size: int) -> int:
+    """TensorFlow's own FLOP statistics (what tf.profiler sums), over the forward graph's
+    convolution and product ops."""
+    import tensorflow as tf
+    from tensorflow.python.framework import ops
+    from tensorflow.python.profiler.internal import flops_registry  # noqa: F401 (registers)
+
+    graph = (
+        tf.function(lambda x: model(x, training=False))
+        .get_concrete_function(tf.TensorSpec([1, size, size, 3]))
+        .graph
+    )
+    counted = {"Conv2D", "Conv2DBackpropInput", "MatMul", "BatchMatMulV2"}
+    return sum(
+        int(ops.get_stats_for_node_def(graph, op.node_def, "flops").value)
+        for op in graph.get_operations()
+        if op.type in counted
+    )
+
+
+def _our_count(model, size: int) -> int:
+    import tensorflow as tf
+
+    from benchmarks import roofline
+
+    with roofline.counting_flops([model]) as counted:
+        model(tf.zeros([1, size, size, 3]), training=False)
+    return sum(counted)
+
+
+@pytest.mark.parametrize("preset_name", ["tutorial", "paper"])
+def test_flops_counted_from_the_layers_are_tensorflows_count(monkeypatch, preset_name):
+    from cyclegan import networks
+    from cyclegan.config import preset
+
+    config = preset(preset_name).replace(
+        crop_size=32, load_size=32, generator_filters=8, discriminator_filters=8, resnet_blocks=2
+    )
+    build = [
+        lambda: networks.generator(config, "g"),
+        lambda: networks.patchgan_discriminator(config, "d"),
+    ]
+    with_products = [_our_count(make(), 32) for make in build]
+    # Small maps are computed as matrix products (einsum, which TF's statistics do not
+    # cover): count with TF's convolution ops everywhere, then compare.
+    monkeypatch.setattr(networks, "MATMUL_MAX_SIZE", 0)
+    monkeypatch.setattr(networks, "TRANSPOSED_MATMUL_MAX_SIZE", 0)
+    for make, ours in zip(build, with_products):
+        model = make()
+        assert ours == _our_count(model, 32) == _tensorflows_count(model, 32) > 0
+
+
+def test_a_steps_flops_are_three_forward_passes_of_its_network_calls():
+
+    from benchmarks import roofline
+    from cyclegan.config import preset
+    from cyclegan.model import CycleGan
+
+    for pool_size, discriminator_calls in ((0, 4), (3, 6)):
+        model = CycleGan(preset("demo").replace(crop_size=32, load_size=32, pool_size=pool_size))
+        g, d = _our_count(model.g_ab, 32), _our_count(model.d_a, 32)
+        # G and F: translation, identity and cycle, one image each; D: real, fake (, pooled).
+        expected = 3 * (6 * g + discriminator_calls * d)
+        assert roofline.step_flops(model, 32) == expected

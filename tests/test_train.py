@@ -52,6 +52,7 @@ def test_fit_trains_logs_and_writes_outputs(tmp_path, tiny_config, preprocessed,
         "epoch 1/1" in m and "steps/s" in m and "ETA" in m and "score 0.250" in m
         for m in caplog.messages
     )
+    assert "Precision: float32 (train.precision=float32: set in the config)" in caplog.messages
 
 
 def _files(preprocessed):

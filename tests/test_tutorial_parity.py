@@ -33,7 +33,12 @@ def _layers(model: keras.Model) -> List[keras.layers.Layer]:
 def _pair(gan_loss: str) -> Tuple[CycleGan, TutorialCycleGan]:
     """Ours (tutorial preset, or its paper-loss variant) and the tutorial's, same weights."""
     config = preset("tutorial").replace(
-        crop_size=SIZE, load_size=SIZE, unet_dropout=0.0, gan_loss=gan_loss, pool_size=0
+        crop_size=SIZE,
+        load_size=SIZE,
+        unet_dropout=0.0,
+        gan_loss=gan_loss,
+        pool_size=0,
+        precision="float32",  # the tutorial's
     )
     ours = CycleGan(config)
     tutorial = TutorialCycleGan(SIZE, gan_loss)
