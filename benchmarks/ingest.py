@@ -36,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import Callable, Dict, List, Tuple
 
@@ -45,6 +46,7 @@ from pipeline import cli
 DEFAULT_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "horse2zebra")
 # Where benchmarks keep what they make once (git-ignored, like every run's output).
 CACHE = os.path.join(os.path.dirname(__file__), "..", "runs", "bench")
+TIMELINE_INTERVAL_S = 0.1
 LOAD_SIZE, CROP_SIZE, METHOD = 286, 256, "bicubic"  # the paper preset's preprocessing
 # name -> (TFRecord compression type, zlib level; -1 is zlib's default, 6)
 CODECS = {
@@ -174,16 +176,48 @@ def _plain(data: str, work: str, beam_args: List[str]) -> Callable[[], object]:
 CASES = {"ExampleGen": _example_gen, "Preprocess": _preprocess, "plain": _plain}
 
 
+class CoreSampler(threading.Thread):
+    """Reads this process's CPU time every `interval` seconds while it runs: how many cores
+    were busy in each interval (a timeline of the run)."""
+
+    def __init__(self, interval: float = TIMELINE_INTERVAL_S):
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.samples = [(time.perf_counter(), time.process_time())]
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(self.interval):
+            self.samples.append((time.perf_counter(), time.process_time()))
+
+    def stop(self) -> List[float]:
+        """Stops sampling; busy cores per interval."""
+        self._done.set()
+        self.join()
+        self.samples.append((time.perf_counter(), time.process_time()))
+        return [
+            (cpu1 - cpu0) / (t1 - t0)
+            for (t0, cpu0), (t1, cpu1) in zip(self.samples, self.samples[1:])
+            if t1 > t0
+        ]
+
+
+def format_timeline(busy: List[float], cores: int) -> str:
+    """One character per interval: how busy the cores were ('#' all of them, ' ' none)."""
+    levels = " .:-=+*#"
+    return "".join(levels[min(len(levels) - 1, round(b / cores * (len(levels) - 1)))] for b in busy)
+
+
 def _child(case: str, source: str, work: str, beam_args: List[str]) -> None:
-    """One timed run in this fresh process; prints {"seconds", "cpu_seconds"} as JSON."""
+    """One timed run in this fresh process; prints {"seconds", "cpu_seconds", "busy"} as
+    JSON (busy: cores busy per TIMELINE_INTERVAL_S)."""
     run = CASES[case](source, work, beam_args)  # imports happen here, before the clock
+    sampler = CoreSampler()
     start, cpu = time.perf_counter(), time.process_time()
+    sampler.start()
     run()
-    print(
-        json.dumps(
-            {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
-        )
-    )
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "busy": sampler.stop()}))
 
 
 def _timed(case: str, source: str, work: str, beam_args: List[str]) -> Dict[str, float]:
@@ -423,6 +457,7 @@ def main(argv=None) -> None:
     def median(case: str, size: str, key: str) -> float:
         return statistics.median(run[key] for run in results[case, size])
 
+    cores = len(os.sched_getaffinity(0))
     rows = {}
     for case in CASES:
         grown = count - small_count
@@ -433,20 +468,28 @@ def main(argv=None) -> None:
             median(case, "all", "seconds"),
             grown / max(seconds, 1e-9),
             cpu / grown * 1000,
+            cpu / max(seconds, 1e-9) / cores,
         )
     plain_rate = rows["plain"][2]
+    labels = {"Preprocess": "Preprocess", "plain": "plain tf.data", "ExampleGen": "ExampleGen"}
     print(
         f"\n{'':<14}{'start-up s':>11}{'total s':>9}{'images/s':>10}{'CPU ms/image':>14}"
-        f"{'x plain':>9}"
+        f"{'cores busy':>12}{'x plain':>9}"
     )
-    for case, label in (
-        ("Preprocess", "Preprocess"),
-        ("plain", "plain tf.data"),
-        ("ExampleGen", "ExampleGen"),
-    ):
-        startup, total, rate, cpu_ms = rows[case]
+    for case, label in labels.items():
+        startup, total, rate, cpu_ms, busy = rows[case]
         ratio = f"{rate / plain_rate:>9.2f}" if case != "ExampleGen" else f"{'-':>9}"
-        print(f"{label:<14}{startup:>11.1f}{total:>9.1f}{rate:>10.0f}{cpu_ms:>14.2f}{ratio}")
+        print(
+            f"{label:<14}{startup:>11.1f}{total:>9.1f}{rate:>10.0f}{cpu_ms:>14.2f}"
+            f"{busy:>12.0%}{ratio}"
+        )
+    print(
+        f"\n(cores busy: CPU time / wall time / {cores} cores, of the work that grows with the "
+        f"data.) Busy cores over the last full run of each, one character per "
+        f"{TIMELINE_INTERVAL_S:g} s ('#': all {cores}, ' ': none):"
+    )
+    for case in ("Preprocess", "plain"):
+        print(f"{labels[case]:<14}|{format_timeline(results[case, 'all'][-1]['busy'], cores)}|")
     print(
         f"\nPreprocess and plain stored identical pixels for {same - len(differ)} of {count} "
         f"images" + (f"; they differ for {differ[:5]}" if differ else "")

@@ -1,8 +1,9 @@
 """Where a training step spends its time: TensorFlow's profiler, summed by op type.
 
     python -m benchmarks profile_step [--size 256] [--steps 3] [--step ours|tutorial]
+        [--preset tutorial|paper] [--precision float32|mixed_bfloat16|...]
 
-Runs the tutorial preset's step (ours, or the tutorial's own from benchmarks/tutorial_step.py)
+Runs a preset's step (ours, or the tutorial's own from benchmarks/tutorial_step.py)
 on random images, traces `--steps` steps after two warm-up steps with tf.profiler, and reads the
 trace (TensorFlow's XSpace protobuf) directly: every op the executor ran is one event named
 "op name:op type". Prints the wall time per step and, per op type, the time summed over all
@@ -29,7 +30,7 @@ from cyclegan import entry
 CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall", "Process", "Run"}
 
 
-def build_step(which: str, size: int):
+def build_step(which: str, size: int, preset_name: str = "tutorial", precision: str = "float32"):
     import tensorflow as tf
 
     if which == "tutorial":
@@ -39,7 +40,7 @@ def build_step(which: str, size: int):
     from cyclegan.config import preset
     from cyclegan.model import CycleGan
 
-    config = preset("tutorial").replace(crop_size=size, load_size=size)
+    config = preset(preset_name).replace(crop_size=size, load_size=size, precision=precision)
     model = CycleGan(config)
     return tf.function(lambda a, b: model.train_step(a, b, config.train.batch_size))
 
@@ -77,6 +78,13 @@ def main(argv=None) -> None:
     parser.add_argument("--size", type=int, default=256, help="image size (power of two)")
     parser.add_argument("--steps", type=int, default=3, help="steps traced")
     parser.add_argument("--step", choices=["ours", "tutorial"], default="ours")
+    parser.add_argument("--preset", choices=["tutorial", "paper", "demo"], default="tutorial")
+    parser.add_argument(
+        "--precision",
+        choices=["float32", "mixed_bfloat16", "mixed_float16", "auto"],
+        default="float32",
+        help="of our step (the tutorial's is float32)",
+    )
     parser.add_argument("--top", type=int, default=15, help="rows listed")
     parser.add_argument(
         "--by", choices=["type", "name"], default="type", help="sum by op type or by op (layer)"
@@ -85,7 +93,7 @@ def main(argv=None) -> None:
     entry.prepare_process()
     import tensorflow as tf
 
-    step = build_step(args.step, args.size)
+    step = build_step(args.step, args.size, args.preset, args.precision)
     real_a = tf.random.uniform([1, args.size, args.size, 3], -1, 1, seed=1)
     real_b = tf.random.uniform([1, args.size, args.size, 3], -1, 1, seed=2)
     for _ in range(2):  # trace and warm up outside the profile

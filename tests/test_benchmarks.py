@@ -1,3 +1,5 @@
+import time
+
 import pytest
 
 from benchmarks import quality
@@ -135,3 +137,21 @@ def test_a_steps_flops_are_three_forward_passes_of_its_network_calls():
         # G and F: translation, identity and cycle, one image each; D: real, fake (, pooled).
         expected = 3 * (6 * g + discriminator_calls * d)
         assert roofline.step_flops(model, 32) == expected
+
+
+def test_the_timeline_draws_idle_and_busy_cores_apart():
+    from benchmarks import ingest
+
+    assert ingest.format_timeline([0.0, 0.1, 1.0, 2.0, 2.3], cores=2) == "  =##"
+
+
+def test_the_core_sampler_sees_a_busy_core():
+    from benchmarks import ingest
+
+    sampler = ingest.CoreSampler(interval=0.01)
+    sampler.start()
+    start = time.process_time()
+    while time.process_time() - start < 0.2:  # 0.2 s of one core's work
+        pass
+    busy = sampler.stop()
+    assert len(busy) >= 2 and max(busy) > 0.5

@@ -71,9 +71,12 @@ def test_auto_builds_the_networks_in_the_chosen_precision(
     fake_machine, tiny_config, cpu, gpus, compute_dtype, scaled
 ):
     fake_machine(cpu, gpus)
-    model = CycleGan(tiny_config.replace(precision="auto"))
+    model = CycleGan(tiny_config.replace(precision="auto", pool_size=2))
     assert {layer.compute_dtype for layer in model.g_ab.layers[1:-1]} == {compute_dtype}
     assert model.g_ab.output.dtype == tf.float32 and model.d_a.output.dtype == tf.float32
+    assert model.pool_a.images.dtype == tf.float32  # the history holds float32 images
+    losses = model.per_example_losses(*[tf.random.uniform([1, 32, 32, 3], -1, 1)] * 2)
+    assert {loss.dtype for loss in losses.values()} == {tf.float32}
     assert model.d_a.trainable_variables[0].dtype == tf.float32  # variables stay float32
     is_scaled = isinstance(model.generator_optimizer, keras.mixed_precision.LossScaleOptimizer)
     assert is_scaled == scaled
