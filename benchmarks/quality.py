@@ -15,12 +15,13 @@ changes nothing else).
 
 Prints, per run, a table of the domain scores and cycle L1 at each point beside what the
 untranslated test images score; then the training minutes (wall time less the evaluations)
-until horse -> zebra first scores 0.5 and 0.7. With two precisions and two seeds or more, a
-parity table: each run's metrics averaged over its last quarter of evaluations (one
-checkpoint's score moves a lot: adversarial training oscillates). Parity holds for a metric
-when the precisions' means differ by no more than the first precision's runs differ among
-themselves (seed to seed). Writes translations.png and TensorBoard logs (eval/*) per run
-under <output dir>/<time>/<precision>-seed<seed>/.
+until horse -> zebra scores 0.5 and 0.7 (the mean of three evaluations in a row). With two
+precisions and two seeds or more, a parity table: each run's metrics averaged over its last
+quarter of evaluations (one checkpoint's score moves a lot: adversarial training
+oscillates). Parity holds for a metric when the precisions' means differ by no more than the
+first precision's runs differ among themselves (seed to seed). Writes translations.png and
+TensorBoard logs (eval/*) per run under <output dir>/<time>/<precision>-seed<seed>/, and
+every run's figures to <output dir>/<time>/runs.json.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import glob
+import json
 import os
 import statistics
 import time
@@ -40,6 +42,7 @@ from pipeline import cli
 
 COLUMNS = ("domain_score_ab", "domain_score_ba", "cycle_l1_aba", "cycle_l1_bab")
 DOMAIN_TARGETS = (0.5, 0.7)
+SMOOTHING = 3  # evaluations averaged for the time to quality
 
 
 @dataclasses.dataclass
@@ -54,8 +57,15 @@ class Run:
         return f"{self.precision}, seed {self.seed}"
 
     def minutes_to(self, target: float) -> Optional[float]:
-        """Training minutes until domain_score_ab first reaches `target` (None: never)."""
-        return next((m for _, m, v in self.rows if v["domain_score_ab"] >= target), None)
+        """Training minutes until domain_score_ab, averaged over SMOOTHING evaluations in a
+        row, first reaches `target` (None: never). One evaluation alone swings by 0.2-0.4
+        from the next: adversarial training oscillates."""
+        trained = self.rows[1:]
+        for end in range(SMOOTHING, len(trained) + 1):
+            window = trained[end - SMOOTHING : end]
+            if statistics.mean(v["domain_score_ab"] for _, _, v in window) >= target:
+                return window[-1][1]
+        return None
 
     def late_mean(self, column: str) -> float:
         """The mean over the last quarter of the evaluations after step 0 (at least one)."""
@@ -278,6 +288,8 @@ def main(argv=None) -> None:
         for precision in args.precision:
             runs.append(train_and_score(precision, seed))
             print(f"\n{runs[-1].name}:\n{format_table(runs[-1].rows, epoch_steps)}", flush=True)
+    with open(os.path.join(run_dir, "runs.json"), "w") as file:  # the figures, for later
+        json.dump([dataclasses.asdict(run) for run in runs], file, indent=1)
     print(f"\nminutes of training (evaluations excluded):\n{format_time_to_quality(runs)}")
     if len(args.precision) > 1 and len(args.seeds) > 1:
         table, holds = parity(runs)

@@ -48,14 +48,16 @@ def _run(precision, seed, scores, minutes_per_row=1.0):
     return quality.Run(precision, seed, rows)
 
 
-def test_time_to_quality_is_the_first_evaluation_at_the_target():
-    run = _run("float32", 0, [0.1, 0.4, 0.55, 0.45, 0.72, 0.6])
-    assert run.minutes_to(0.5) == 2.0
-    assert run.minutes_to(0.7) == 4.0
-    assert run.minutes_to(0.9) is None
-    assert run.ms_per_step == 5 * 60_000 / 500
+def test_time_to_quality_waits_for_three_evaluations_in_a_row_at_the_target():
+    # Evaluations after step 0, one a minute: 0.2 0.9 0.3 | 0.6 0.7 0.8 0.75 0.65
+    run = _run("float32", 0, [0.1, 0.2, 0.9, 0.3, 0.6, 0.7, 0.8, 0.75, 0.65])
+    assert run.minutes_to(0.45) == 3.0  # (0.2 + 0.9 + 0.3) / 3: one high score is not enough
+    assert run.minutes_to(0.5) == 4.0  # (0.9 + 0.3 + 0.6) / 3
+    assert run.minutes_to(0.7) == 6.0  # (0.6 + 0.7 + 0.8) / 3
+    assert run.minutes_to(0.8) is None
+    assert run.ms_per_step == 8 * 60_000 / 800
     table = quality.format_time_to_quality([run])
-    assert table.splitlines()[1].split()[-2:] == ["2.0", "4.0"]
+    assert table.splitlines()[1].split()[-2:] == ["4.0", "6.0"]
 
 
 def test_late_mean_averages_the_last_quarter_after_step_0():
