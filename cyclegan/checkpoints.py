@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import tensorflow as tf
 
-from cyclegan import logger
+from cyclegan import logger, precision
 from cyclegan.config import Config, TrainConfig
 from cyclegan.serving_contract import CONFIG_ASSET
 
@@ -49,6 +49,9 @@ def identity(config: Config, fingerprint: str) -> Dict[str, Any]:
         for key, value in dataclasses.asdict(config.train).items()
         if key not in TrainConfig.OUTSIDE_IDENTITY
     }
+    # What `auto` is on this machine: float16's loss scaling checkpoints state of its own, and
+    # a training moved to other hardware would change its numerics mid-way.
+    train["precision"] = precision.resolve(config.train.precision).policy
     return {"data": fingerprint, "crop_size": config.data.crop_size, "train": train}
 
 

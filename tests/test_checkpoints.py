@@ -157,3 +157,18 @@ def test_one_trainer_per_folder_the_second_waits_refuses_or_takes_over(tmp_path,
         pass
     assert any(m.startswith("Taking over") and "elsewhere (pid 7)" in m for m in caplog.messages)
     assert not os.path.exists(tmp_path / "ckpts" / checkpoints.LOCK_FILE)
+
+
+def test_auto_precision_names_what_it_resolved_to(tmp_path, tiny_config, train_files, monkeypatch):
+    from cyclegan import precision
+
+    root = str(tmp_path / "root")
+    pinned = checkpoints.checkpoint_dir(
+        root, tiny_config.replace(precision="mixed_bfloat16"), train_files
+    )
+    for choice, same in (("mixed_bfloat16", True), ("mixed_float16", False)):
+        monkeypatch.setattr(precision, "_detected", lambda: precision.Choice(choice, "faked"))
+        auto = checkpoints.checkpoint_dir(root, tiny_config.replace(precision="auto"), train_files)
+        assert (auto == pinned) is same, choice
+    with open(os.path.join(pinned, checkpoints.IDENTITY_FILE)) as file:
+        assert json.load(file)["train"]["precision"] == "mixed_bfloat16"
