@@ -8,8 +8,8 @@ and saves.
 Preprocess runs as the TFX component (LocalDagRunner, Beam DirectRunner) on its real input,
 ExampleGen's output artifact. The plain pipeline is what a user would write without Beam or
 TFX (plain_preprocess below): tf.data over the same JPEG files, read and decoded in parallel
-(num_parallel_calls=AUTOTUNE), resized and centre-cropped by the same image ops, batched and
-prefetched, and one loop writing the same pixel tf.Examples (data_contract.make_pixel_example)
+(one call per core, autotuning off, as Preprocess), resized and centre-cropped by the same
+image ops, batched and prefetched, and one loop writing the same pixel tf.Examples (data_contract.make_pixel_example)
 to one TFRecord file per split. The run checks that both stored the same pixels for every
 image.
 
@@ -66,6 +66,12 @@ def plain_preprocess(data: str, out_dir: str, load_size: int, crop_size: int, me
     from cyclegan import data_contract, image_ops, sources
 
     listings = sources.check_folder(data)
+    # As Preprocess's reader (input_pipeline.raw_example_reader): one parallel call per core,
+    # autotuning off. An autotuned iterator, once consumed, takes up to seconds to delete,
+    # every core idle: left on, this baseline's runs would stall at random.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    cores = len(os.sched_getaffinity(0))
     count = 0
     for split in data_contract.SPLITS:
         size = data_contract.stored_size(split, load_size, crop_size)
@@ -78,10 +84,11 @@ def plain_preprocess(data: str, out_dir: str, load_size: int, crop_size: int, me
                     image_ops.preprocess(tf.io.read_file(path), size, method),
                     name,
                 ),
-                num_parallel_calls=tf.data.AUTOTUNE,
+                num_parallel_calls=cores,
             )
             .batch(64)
-            .prefetch(tf.data.AUTOTUNE)
+            .prefetch(2)
+            .with_options(options)
         )
         os.makedirs(os.path.join(out_dir, split))
         with tf.io.TFRecordWriter(os.path.join(out_dir, split, "data.tfrecord")) as writer:

@@ -166,7 +166,7 @@ def main(argv=None) -> None:
         default=["float32", "mixed_bfloat16"],
         help="timed besides `auto` (the default), which runs as whichever it picks here",
     )
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     entry.prepare_process()
     import tensorflow as tf
@@ -211,7 +211,7 @@ def main(argv=None) -> None:
         rate = count / ms / 1e6
         peak = median[policy.replace("mixed_", "")]
         tutorial = median.get((TUTORIALS_OWN, size, "float32"))
-        versus = f"{tutorial / ms:.2f}x" if tutorial and preset != TUTORIALS_OWN else ""
+        versus = f"{tutorial / ms:.2f}x" if tutorial and preset == "tutorial" else ""
         default = " (default)" if policy == auto.policy and preset != TUTORIALS_OWN else ""
         print(
             f"{preset:<16}{size:>5}  {policy + default:<24}{count / 1e9:>11.1f}{ms:>9.0f}"

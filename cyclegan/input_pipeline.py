@@ -8,6 +8,7 @@ and per epoch: the deterministic part was done once in Beam.
 from __future__ import annotations
 
 import functools
+import os
 from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 import tensorflow as tf
@@ -16,6 +17,10 @@ from cyclegan import data_contract, image_ops
 from cyclegan.config import Config
 
 RAW_BATCH_SIZE = 64  # images a consumer of raw_example_reader() takes at a time
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 @functools.lru_cache(maxsize=None)
@@ -38,15 +43,23 @@ def raw_example_reader(size: int, method: str) -> Callable[[List[str]], tf.data.
             lambda serialized: (index, serialized)
         )
 
+    # Fixed parallelism, autotuning off: an autotuned pipeline's iterator, once consumed,
+    # takes up to ~1.3 s to delete, every core idle, while it waits for the autotuner's
+    # thread to wake from its sleep (python -m benchmarks ingest: the timeline's gaps at the
+    # end of each Beam element). Decoding is CPU-bound, so one call per core keeps them busy.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def read(paths):
         return (
             tf.data.Dataset.from_tensor_slices(paths)
             .enumerate()
             .flat_map(records)
-            .map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
+            .map(preprocess, num_parallel_calls=_cores())
             .batch(RAW_BATCH_SIZE)
-            .prefetch(tf.data.AUTOTUNE)
+            .prefetch(2)
+            .with_options(options)
         )
 
     return read
