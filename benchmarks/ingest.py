@@ -9,9 +9,9 @@ Preprocess runs as the TFX component (LocalDagRunner, Beam DirectRunner) on its 
 ExampleGen's output artifact. The plain pipeline is what a user would write without Beam or
 TFX (plain_preprocess below): tf.data over the same JPEG files, read and decoded in parallel
 (one call per core, autotuning off, as Preprocess), resized and centre-cropped by the same
-image ops, batched and prefetched, and one loop writing the same pixel tf.Examples (data_contract.make_pixel_example)
-to one TFRecord file per split. The run checks that both stored the same pixels for every
-image.
+image ops, batched and prefetched, and one loop writing the same pixel tf.Examples
+(data_contract.make_pixel_example) to one TFRecord file per split. The run checks that both
+stored the same pixels for every image.
 
 Every timed run is a fresh process that imports everything before its clock starts, and
 runs twice: on one image per split (the start-up) and on all images, each read --copies times
