@@ -48,7 +48,10 @@ class InstanceNormalization(keras.layers.Layer):
 
     Computed with TensorFlow's fused batch-norm kernel applied to each image on its own (for
     one image, batch norm over height and width is instance norm): the same math as
-    moments-then-normalise, ~2-3x faster forward and backward on CPU. Statistics in float32.
+    moments-then-normalise, ~2-3x faster forward and backward on CPU. Statistics in float32:
+    under mixed precision the kernel takes the bfloat16 (or float16) maps as they are, with
+    float32 scale and offset, and computes mean and variance in float32; no casts of the maps
+    (they cost ~2% of a bfloat16 step).
     """
 
     def __init__(self, affine: bool = True, epsilon: float = 1e-5, **kwargs):
@@ -64,9 +67,14 @@ class InstanceNormalization(keras.layers.Layer):
                 shape=[channels],
                 dtype=tf.float32,
                 initializer=keras.initializers.RandomNormal(1.0, 0.02),
+                experimental_autocast=False,  # read as float32 under mixed precision too
             )
             self.offset = self.add_weight(
-                name="offset", shape=[channels], dtype=tf.float32, initializer="zeros"
+                name="offset",
+                shape=[channels],
+                dtype=tf.float32,
+                initializer="zeros",
+                experimental_autocast=False,
             )
         else:
             self.scale = tf.ones([channels])
@@ -80,17 +88,15 @@ class InstanceNormalization(keras.layers.Layer):
         return normalized
 
     def call(self, x):
-        x32 = tf.cast(x, tf.float32)
-        # Mixed precision hands variables out in the compute dtype; statistics stay float32.
-        scale, offset = tf.cast(self.scale, tf.float32), tf.cast(self.offset, tf.float32)
+        scale, offset = self.scale, self.offset
         batch = x.shape[0]
         if batch is not None:  # a static batch (training): one fused call per image
-            images = tf.split(x32, batch) if batch > 1 else [x32]
+            images = tf.split(x, batch) if batch > 1 else [x]
             normalized = tf.concat([self._normalize(image, scale, offset) for image in images], 0)
         else:  # a dynamic batch (serving): fold the batch into the channels
-            shape = tf.shape(x32)
+            shape = tf.shape(x)
             folded = tf.reshape(
-                tf.transpose(x32, [1, 2, 0, 3]), [1, shape[1], shape[2], shape[0] * shape[3]]
+                tf.transpose(x, [1, 2, 0, 3]), [1, shape[1], shape[2], shape[0] * shape[3]]
             )
             normalized = self._normalize(
                 folded, tf.tile(scale, [shape[0]]), tf.tile(offset, [shape[0]])
@@ -98,7 +104,7 @@ class InstanceNormalization(keras.layers.Layer):
             normalized = tf.transpose(
                 tf.reshape(normalized, [shape[1], shape[2], shape[0], shape[3]]), [2, 0, 1, 3]
             )
-        return tf.cast(normalized, x.dtype)
+        return normalized
 
 
 class ReflectionPadding2D(keras.layers.Layer):

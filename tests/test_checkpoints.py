@@ -167,7 +167,9 @@ def test_auto_precision_names_what_it_resolved_to(tmp_path, tiny_config, train_f
         root, tiny_config.replace(precision="mixed_bfloat16"), train_files
     )
     for choice, same in (("mixed_bfloat16", True), ("mixed_float16", False)):
-        monkeypatch.setattr(precision, "_detected", lambda: precision.Choice(choice, "faked"))
+        monkeypatch.setattr(
+            precision, "_detected", lambda choice=choice: precision.Choice(choice, "faked")
+        )
         auto = checkpoints.checkpoint_dir(root, tiny_config.replace(precision="auto"), train_files)
         assert (auto == pinned) is same, choice
     with open(os.path.join(pinned, checkpoints.IDENTITY_FILE)) as file:

@@ -115,3 +115,24 @@ def test_a_model_trained_in_bfloat16_is_served_in_float32(tmp_path, tiny_config)
     trained = model.g_ab(images, training=False)
     np.testing.assert_allclose(served.numpy(), trained.numpy(), atol=0.05)
     assert not np.allclose(served.numpy(), 0.0, atol=1e-3)
+
+
+def test_instance_norm_normalises_bfloat16_maps_without_casting_them():
+    from cyclegan import networks
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        layer = networks.InstanceNormalization()
+        layer.build([2, 8, 8, 4])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    maps = tf.cast(tf.random.stateless_normal([2, 8, 8, 4], [5, 6]) * 3 + 7, tf.bfloat16)
+    graph = tf.function(layer).get_concrete_function(maps).graph
+    assert not [op for op in graph.get_operations() if op.type == "Cast"]
+    normalized = layer(maps)
+    assert normalized.dtype == tf.bfloat16 and layer.scale.dtype == tf.float32
+    reference = networks.InstanceNormalization()
+    reference.build([2, 8, 8, 4])
+    reference.set_weights(layer.get_weights())
+    expected = reference(tf.cast(maps, tf.float32))  # float32 throughout
+    np.testing.assert_allclose(tf.cast(normalized, tf.float32), expected, atol=0.03)
