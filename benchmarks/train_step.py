@@ -2,7 +2,8 @@
 
     python -m benchmarks train_step [--sizes 64 256] [--steps 20 4]
 
-Both steps run the tutorial preset (U-Net, 64 filters, BCE, batch 1) on the same random images,
+Both steps run the tutorial preset (U-Net, 64 filters, BCE, batch 1) in float32 (the
+tutorial's precision; `roofline` times ours in bfloat16 too) on the same random images,
 each under tf.function, in rounds: each round times both, in a random order, so that machine
 noise and warm caches favour neither. The tutorial's step is its own train_step on its own
 layer definitions (benchmarks/tutorial_step.py); below 256 px its U-Net leaves out the
@@ -36,7 +37,7 @@ def measure(size: int, steps: int, rounds: int):
     from cyclegan.config import preset
     from cyclegan.model import CycleGan
 
-    config = preset("tutorial").replace(crop_size=size, load_size=size)
+    config = preset("tutorial").replace(crop_size=size, load_size=size, precision="float32")
     ours_model = CycleGan(config)
     ours = tf.function(lambda a, b: ours_model.train_step(a, b, config.train.batch_size))
     tutorial = TutorialCycleGan(size).train_step
