@@ -82,17 +82,11 @@ class CycleGan(tf.Module):
         self.config = config
         keras.utils.set_random_seed(config.train.seed)
         self.precision = precision.resolve(config.train.precision)
-        # Keras reads the precision policy when a layer is built; restore it afterwards so
-        # nothing else in the process is affected.
-        previous_policy = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy(self.precision.policy)
-        try:
+        with networks.built_in(self.precision.policy):
             self.g_ab = networks.generator(config, "generator_ab")  # G: A -> B
             self.g_ba = networks.generator(config, "generator_ba")  # F: B -> A
             self.d_a = networks.patchgan_discriminator(config, "discriminator_a")
             self.d_b = networks.patchgan_discriminator(config, "discriminator_b")
-        finally:
-            keras.mixed_precision.set_global_policy(previous_policy)
         self.learning_rate = EpochLinearDecay(
             config.train.learning_rate,
             steps_per_epoch,

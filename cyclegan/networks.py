@@ -26,7 +26,8 @@ holds a whole step of ours to the tutorial's.
 
 from __future__ import annotations
 
-from typing import List
+import contextlib
+from typing import Iterator, List
 
 import tensorflow as tf
 import tf_keras as keras
@@ -312,18 +313,26 @@ def generator(config: Config, name: str) -> keras.Model:
     return builders[config.train.generator](config, name)
 
 
+@contextlib.contextmanager
+def built_in(policy: str) -> Iterator[None]:
+    """Layers built within compute in `policy` (Keras reads its global policy when a layer is
+    built); the global policy is put back afterwards, so nothing else in the process changes."""
+    previous_policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
 def float32_generator(trained: keras.Model, config: Config) -> keras.Model:
     """`trained` computing in float32: itself, or a float32 copy when it was built under a
     mixed-precision policy (whose variables are float32 already, so the copy is exact). The
     export serves this: a server without bfloat16 hardware would emulate bfloat16, slowly."""
     if all(layer.compute_dtype == "float32" for layer in trained.layers):
         return trained
-    previous_policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
+    with built_in("float32"):
         copy = generator(config, trained.name)
-    finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
     copy.set_weights(trained.get_weights())
     return copy
 

@@ -120,12 +120,9 @@ def test_a_model_trained_in_bfloat16_is_served_in_float32(tmp_path, tiny_config)
 def test_instance_norm_normalises_bfloat16_maps_without_casting_them():
     from cyclegan import networks
 
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    try:
+    with networks.built_in("mixed_bfloat16"):
         layer = networks.InstanceNormalization()
         layer.build([2, 8, 8, 4])
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
     maps = tf.cast(tf.random.stateless_normal([2, 8, 8, 4], [5, 6]) * 3 + 7, tf.bfloat16)
     graph = tf.function(layer).get_concrete_function(maps).graph
     assert not [op for op in graph.get_operations() if op.type == "Cast"]
