@@ -46,7 +46,7 @@ def raw_example_reader(size: int, method: str) -> Callable[[List[str]], tf.data.
     # Fixed parallelism, autotuning off: an autotuned pipeline's iterator, once consumed,
     # takes up to ~1.3 s to delete, every core idle, while it waits for the autotuner's
     # thread to wake from its sleep (python -m benchmarks ingest: the timeline's gaps at the
-    # end of each Beam element). Decoding is CPU-bound, so one call per core keeps them busy.
+    # end of each Preprocess pipeline). Decoding is CPU-bound, so one call per core keeps them busy.
     options = tf.data.Options()
     options.autotune.enabled = False
 

@@ -10,10 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+import apache_beam as beam
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from apache_beam.testing import util as beam_testing
 from PIL import Image
 from tfx import v1 as tfx
 from tfx.utils import io_utils
@@ -237,7 +239,7 @@ def _raw_shard(path, images):
 
 
 def test_shards_are_preprocessed_in_order_by_the_image_ops_one_file_each(tmp_path):
-    # Shards of one Beam element: the first longer than a batch of the writing loop, images
+    # Shards of one Beam bundle: the first longer than a batch of the writing loop, images
     # of several shapes, an empty shard (its output file must exist, empty) and a short one.
     images = {
         f"trainA/{index}.png": encode(random_pixels(30 + index % 7, 40, index), "PNG")
@@ -252,8 +254,7 @@ def test_shards_are_preprocessed_in_order_by_the_image_ops_one_file_each(tmp_pat
         )
         for index, part in enumerate(parts)
     ]
-    written = preprocess_executor._PreprocessShards(32, "bicubic").process(shards)
-    assert list(written) == [len(images)]
+    assert preprocess_executor.preprocess_shards(shards, 32, "bicubic") == len(images)
     for part, (_, output) in zip(parts, shards):
         examples = [
             data_contract.parse_pixel_example(record, 32)
@@ -267,6 +268,46 @@ def test_shards_are_preprocessed_in_order_by_the_image_ops_one_file_each(tmp_pat
             )
 
 
+def test_a_bundle_of_shards_streams_through_one_pipeline(tmp_path, monkeypatch):
+    # Each new pipeline is set up, fills and drains with cores idle: a bundle pays it once.
+    images = [
+        {
+            f"trainA/{shard}-{index}.png": encode(random_pixels(36, 40, index), "PNG")
+            for index in range(shard + 1)
+        }
+        for shard in range(3)
+    ]
+    shards = [
+        (_raw_shard(tmp_path / f"in{index}.gz", part), str(tmp_path / f"out{index}.tfrecord"))
+        for index, part in enumerate(images)
+    ]
+    pipelines = []
+    reader = input_pipeline.raw_example_reader
+
+    def spied_reader(size, method):
+        def read(paths):
+            pipelines.append(sorted(paths))
+            return reader(size, method)(paths)
+
+        return read
+
+    monkeypatch.setattr(input_pipeline, "raw_example_reader", spied_reader)
+    with beam.Pipeline() as pipeline:  # the DirectRunner in memory: one bundle
+        counts = (
+            pipeline
+            | beam.Create(shards)
+            | beam.ParDo(preprocess_executor._PreprocessBundle(32, "bilinear"))
+        )
+        beam_testing.assert_that(counts, beam_testing.equal_to([6]))
+    assert pipelines == [sorted(raw for raw, _ in shards)]
+    for part, (_, output) in zip(images, shards):
+        sources = [
+            data_contract.parse_pixel_example(record, 32)[1].numpy().decode()
+            for record in tf.data.TFRecordDataset(output)
+        ]
+        assert sources == list(part)
+
+
 def test_an_image_tensorflow_cannot_decode_is_named_and_its_shard_not_written(tmp_path):
     good = {"trainA/good.png": encode(random_pixels(36, 36), "PNG")}
     bad = {"trainA/bad.jpg": encode(random_pixels(64, 64), "JPEG")[:400]}
@@ -275,10 +316,8 @@ def test_an_image_tensorflow_cannot_decode_is_named_and_its_shard_not_written(tm
         for index, images in enumerate([good, bad])
     ]
     with pytest.raises(RuntimeError, match="TensorFlow cannot decode 'trainA/bad.jpg'"):
-        list(
-            preprocess_executor._PreprocessShards(32, "bilinear").process(
-                [(raw, str(output)) for raw, output in shards]
-            )
+        preprocess_executor.preprocess_shards(
+            [(raw, str(output)) for raw, output in shards], 32, "bilinear"
         )
     assert not shards[1][1].exists()
 
