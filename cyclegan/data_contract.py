@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Tuple
 
+import numpy as np
 import tensorflow as tf
 
 TRAIN_A, TRAIN_B, TEST_A, TEST_B = "trainA", "trainB", "testA", "testB"
@@ -78,6 +79,59 @@ def make_pixel_example(pixels: bytes, size: int, source: bytes) -> tf.train.Exam
                 SOURCE: _bytes_feature(source),
             }
         )
+    )
+
+
+def serialized_pixel_example(pixels: np.ndarray, size: int, source: bytes) -> bytes:
+    """make_pixel_example(pixels.tobytes(), size, source).SerializeToString(deterministic=True),
+    byte for byte (tested), written around the pixel buffer with one copy of it: building the
+    proto and serialising it copies a 245 KB image four times (Preprocess's writing loop,
+    python -m benchmarks ingest: ~75 us of CPU an image at 286 px, ~5% of its work)."""
+    pixels = np.ascontiguousarray(pixels)
+    size_list = _length_delimited(1, len(_varint(size))) + _varint(size)  # packed Int64List
+    features = sorted(  # a deterministic serialisation writes map entries by key
+        [
+            (PIXELS, _bytes_feature_head(pixels.nbytes), pixels),
+            (SIZE, _length_delimited(3, len(size_list)) + size_list, b""),
+            (SOURCE, _bytes_feature_head(len(source)), source),
+        ],
+        key=lambda feature: feature[0],
+    )
+    parts = []
+    for key, head, value in features:
+        parts += [_map_entry(key, len(head) + memoryview(value).nbytes), head, value]
+    body = sum(memoryview(part).nbytes for part in parts)
+    return b"".join([_length_delimited(1, body), *parts])  # Example{features: Features}
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _length_delimited(field: int, length: int) -> bytes:
+    """The tag and length that precede a length-delimited protobuf field's `length` bytes."""
+    return _varint(field << 3 | 2) + _varint(length)
+
+
+def _bytes_feature_head(length: int) -> bytes:
+    """Feature{bytes_list: BytesList{value: [v]}} up to v's `length` bytes."""
+    value_head = _length_delimited(1, length)
+    return _length_delimited(1, len(value_head) + length) + value_head
+
+
+def _map_entry(key: str, feature_length: int) -> bytes:
+    """A Features.feature map entry {key, value: Feature} up to the Feature's bytes."""
+    key_field = _length_delimited(1, len(key)) + key.encode()
+    value_head = _length_delimited(2, feature_length)
+    return (
+        _length_delimited(1, len(key_field) + len(value_head) + feature_length)
+        + key_field
+        + value_head
     )
 
 

@@ -50,11 +50,7 @@ def preprocess_shards(shards: List[Tuple[str, str]], size: int, method: str) -> 
                 if next_index != index:
                     continue
                 for _, image, source in next_records:
-                    writer.write(
-                        data_contract.make_pixel_example(
-                            image.tobytes(), size, source
-                        ).SerializeToString(deterministic=True)
-                    )
+                    writer.write(data_contract.serialized_pixel_example(image, size, source))
                     count += 1
                 next_index, next_records = next(by_shard, (None, ()))
     except tf.errors.InvalidArgumentError:
