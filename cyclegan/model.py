@@ -143,6 +143,10 @@ class CycleGan(tf.Module):
 
     def per_example_losses(self, real_a: tf.Tensor, real_b: tf.Tensor) -> Dict[str, tf.Tensor]:
         """Every loss term as a [batch] float32 vector, from one forward pass."""
+        with networks.kernels_cast_once([self.g_ab, self.g_ba, self.d_a, self.d_b]):
+            return self._per_example_losses(real_a, real_b)
+
+    def _per_example_losses(self, real_a: tf.Tensor, real_b: tf.Tensor) -> Dict[str, tf.Tensor]:
         config = self.config
         n = tf.shape(real_a)[0]
         fake_b, same_b = tf.split(self.g_ab(tf.concat([real_a, real_b], 0), training=True), [n, n])

@@ -27,7 +27,7 @@ holds a whole step of ours to the tutorial's.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, List
+from typing import Iterator, List, Sequence
 
 import tensorflow as tf
 import tf_keras as keras
@@ -132,8 +132,11 @@ def _shift(tensor: tf.Tensor, step: int) -> tf.Tensor:
     """`tensor` moved along axis 1 so that out[m] = tensor[m - step], zeros shifted in."""
     pad = [[0, 0]] * tensor.shape.rank
     pad[1] = [1, 0] if step == 1 else [0, 1]
-    padded = tf.pad(tensor, pad)
-    return padded[:, :-1] if step == 1 else padded[:, 1:]
+    begin = [0] * tensor.shape.rank
+    begin[1] = 0 if step == 1 else 1
+    # tf.slice, not Python's [:, 1:]: the gradient of that strided slice (StridedSliceGrad) took
+    # 3-4x longer than the whole overlap-add does now; tf.slice's is a pad.
+    return tf.slice(tf.pad(tensor, pad), begin, tf.shape(tensor))
 
 
 def _overlap_rows(windows: tf.Tensor) -> tf.Tensor:
@@ -150,6 +153,52 @@ def _overlap_rows(windows: tf.Tensor) -> tf.Tensor:
     return tf.reshape(rows, [shape[0], 2 * shape[1], *shape[3:]])
 
 
+# Mid-size maps, up to this many pixels a side, keep oneDNN's convolution forward and for the
+# input gradient, and take the weight gradient as one matrix product of the 4x4 patches with
+# the output gradient. Measured at 256 px (each kernel alone, batch 2 and 1): oneDNN's
+# weight-gradient kernel reaches 25-40% of the bfloat16 peak on 8x8 and 16x16 maps, the
+# product 45-70%; about 4% off a bfloat16 step and 1% off a float32 one. On 32x32 maps and
+# larger oneDNN's is as fast or faster.
+WEIGHT_GRADIENT_MATMUL_MAX_SIZE = 16
+
+
+def _patches(x: tf.Tensor) -> tf.Tensor:
+    """[b, h, w, c] -> [b * h/2 * w/2, 16c]: the 4x4 window under each output position of a
+    stride-2 'same' convolution ('same' pads 1 each side of an even map), ordered as a kernel's
+    [4, 4, c]."""
+    padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    patches = tf.image.extract_patches(padded, [1, 4, 4, 1], [1, 2, 2, 1], [1, 1, 1, 1], "VALID")
+    return tf.reshape(patches, [-1, patches.shape[-1]])
+
+
+@tf.custom_gradient
+def _conv_4x4_stride_2(x: tf.Tensor, kernel: tf.Tensor):
+    """tf.nn.conv2d(x, kernel, 2, 'same'), its weight gradient as patches^T @ dy."""
+
+    def gradient(dy):
+        dx = tf.nn.conv2d_transpose(dy, kernel, tf.shape(x), 2, "SAME")  # TF's own input grad
+        dkernel = tf.matmul(_patches(x), tf.reshape(dy, [-1, kernel.shape[-1]]), transpose_a=True)
+        return dx, tf.reshape(dkernel, kernel.shape)
+
+    return tf.nn.conv2d(x, kernel, 2, "SAME"), gradient
+
+
+@tf.custom_gradient
+def _conv_transpose_4x4_stride_2(x: tf.Tensor, kernel: tf.Tensor):
+    """The stride-2 'same' transposed convolution of x ([4, 4, filters, channels] kernel),
+    its weight gradient as patches(dy)^T @ x: the transposed convolution's weight gradient is
+    the convolution's, with dy as the input and x as the output gradient."""
+    shape = tf.shape(x)
+    output_shape = [shape[0], 2 * shape[1], 2 * shape[2], kernel.shape[2]]
+
+    def gradient(dy):
+        dx = tf.nn.conv2d(dy, kernel, 2, "SAME")  # TF's own input gradient
+        dkernel = tf.matmul(_patches(dy), tf.reshape(x, [-1, kernel.shape[-1]]), transpose_a=True)
+        return dx, tf.reshape(dkernel, kernel.shape)
+
+    return tf.nn.conv2d_transpose(x, kernel, output_shape, 2, "SAME"), gradient
+
+
 def _is_4x4_stride_2_same(layer: keras.layers.Layer) -> bool:
     return (layer.kernel_size, layer.strides, layer.padding) == ((4, 4), (2, 2), "same") and (
         layer.activation is keras.activations.linear
@@ -158,15 +207,27 @@ def _is_4x4_stride_2_same(layer: keras.layers.Layer) -> bool:
 
 class Conv2D(keras.layers.Conv2D):
     """keras Conv2D; a 4x4 stride-2 'same' one on a small map is computed as one matrix
-    product of the gathered 4x4 patches with the kernel: the same sums, in another order."""
+    product of the gathered 4x4 patches with the kernel: the same sums, in another order. On
+    a mid-size map only its weight gradient is (see _conv_4x4_stride_2)."""
 
     def call(self, x):
         size = x.shape[1]
-        if size is None or size > MATMUL_MAX_SIZE or not _is_4x4_stride_2_same(self):
+        if (
+            size is None
+            or size % 2
+            or size > WEIGHT_GRADIENT_MATMUL_MAX_SIZE
+            or not _is_4x4_stride_2_same(self)
+        ):
             return super().call(x)
-        channels = x.shape[-1]
+        if size > MATMUL_MAX_SIZE:
+            outputs = _conv_4x4_stride_2(x, tf.convert_to_tensor(self.kernel))
+        else:
+            outputs = self._as_product(x)
+        return outputs + self.bias if self.use_bias else outputs
+
+    def _as_product(self, x):
+        channels, out = x.shape[-1], x.shape[1] // 2
         padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])  # 'same' pads 1 each side here
-        out = size // 2
         taps = [
             padded[:, y : y + 2 * out : 2, x_ : x_ + 2 * out : 2]
             for y in range(4)
@@ -174,20 +235,31 @@ class Conv2D(keras.layers.Conv2D):
         ]
         patches = tf.reshape(tf.stack(taps, axis=3), [-1, 16 * channels])
         kernel = tf.reshape(self.kernel, [16 * channels, self.filters])
-        outputs = tf.reshape(patches @ kernel, [-1, out, out, self.filters])
-        return outputs + self.bias if self.use_bias else outputs
+        return tf.reshape(patches @ kernel, [-1, out, out, self.filters])
 
 
 class Conv2DTranspose(keras.layers.Conv2DTranspose):
     """keras Conv2DTranspose; a 4x4 stride-2 'same' one on a small map is computed as one
     matrix product (each pixel's 4x4 window of contributions) and an overlap-add of the
-    windows: the same sums, in another order."""
+    windows: the same sums, in another order. On a mid-size map only its weight gradient is
+    (see _conv_transpose_4x4_stride_2)."""
 
     def call(self, x):
         size = x.shape[1]
-        if size is None or size > TRANSPOSED_MATMUL_MAX_SIZE or not _is_4x4_stride_2_same(self):
+        if (
+            size is None
+            or size > WEIGHT_GRADIENT_MATMUL_MAX_SIZE
+            or not _is_4x4_stride_2_same(self)
+        ):
             return super().call(x)
-        channels = x.shape[-1]
+        if size > TRANSPOSED_MATMUL_MAX_SIZE:
+            outputs = _conv_transpose_4x4_stride_2(x, tf.convert_to_tensor(self.kernel))
+        else:
+            outputs = self._as_product(x)
+        return outputs + self.bias if self.use_bias else outputs
+
+    def _as_product(self, x):
+        size, channels = x.shape[1], x.shape[-1]
         # The kernel is [4, 4, filters, channels]: contributions = x @ kernel^T per pixel.
         windows = tf.einsum(
             "pc,kc->pk",
@@ -197,8 +269,7 @@ class Conv2DTranspose(keras.layers.Conv2DTranspose):
         windows = tf.reshape(windows, [-1, size, size, 4, 4, self.filters])
         rows = _overlap_rows(windows)  # [b, 2h, w, 4, filters]
         columns = _overlap_rows(tf.transpose(rows, [0, 2, 1, 3, 4]))  # [b, 2w, 2h, filters]
-        outputs = tf.transpose(columns, [0, 2, 1, 3])
-        return outputs + self.bias if self.use_bias else outputs
+        return tf.transpose(columns, [0, 2, 1, 3])
 
 
 def _downsample(filters: int, config: Config, norm: bool = True) -> keras.Sequential:
@@ -323,6 +394,29 @@ def built_in(policy: str) -> Iterator[None]:
         yield
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+
+
+@contextlib.contextmanager
+def kernels_cast_once(models: Sequence[keras.Model]) -> Iterator[None]:
+    """Within: each mixed-precision layer of `models` computes with one copy of its kernel cast
+    to the compute dtype here, instead of Keras casting the float32 variable again in every
+    call. A step calls each generator twice: this halves the kernel casts, and the two calls'
+    kernel gradients are summed before the one cast back (in the compute dtype, as any
+    gradient of a tensor used twice) - about 2.5% of a bfloat16 step, whose generators hold
+    108M weights. Float32 layers are left alone."""
+    swapped = []
+    for model in models:
+        for layer in model.submodules:
+            kernel = getattr(layer, "kernel", None)
+            if isinstance(kernel, tf.Variable) and layer.compute_dtype != kernel.dtype.name:
+                # object.__setattr__: Keras' own would stop tracking the variable.
+                object.__setattr__(layer, "kernel", tf.cast(kernel.value(), layer.compute_dtype))
+                swapped.append((layer, kernel))
+    try:
+        yield
+    finally:
+        for layer, kernel in swapped:
+            object.__setattr__(layer, "kernel", kernel)
 
 
 def float32_generator(trained: keras.Model, config: Config) -> keras.Model:

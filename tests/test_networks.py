@@ -1,3 +1,5 @@
+import contextlib
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -104,13 +106,17 @@ def test_tutorial_preset_networks_match_the_tutorial():
 
 
 @pytest.mark.parametrize(
-    "transpose, size", [(False, 2), (False, 4), (True, 1), (True, 2), (True, 4), (True, 8)]
+    "transpose, size",
+    [(False, 2), (False, 4), (False, 8), (False, 16), (True, 1), (True, 2), (True, 4), (True, 8)]
+    + [(True, 16)],
 )
 @pytest.mark.parametrize("bias", [False, True])
-def test_small_map_convolutions_equal_keras_forward_and_backward(transpose, size, bias):
-    """Maps up to (TRANSPOSED_)MATMUL_MAX_SIZE take the matrix-product path; they must equal
-    Keras' own layer, outputs and every gradient, with the same weights."""
-    assert size <= (networks.TRANSPOSED_MATMUL_MAX_SIZE if transpose else networks.MATMUL_MAX_SIZE)
+def test_small_and_mid_map_convolutions_equal_keras_forward_and_backward(transpose, size, bias):
+    """Maps up to (TRANSPOSED_)MATMUL_MAX_SIZE take the matrix-product path, maps up to
+    WEIGHT_GRADIENT_MATMUL_MAX_SIZE a weight gradient by product; they must equal Keras' own
+    layer, outputs and every gradient, with the same weights."""
+    small = size <= (networks.TRANSPOSED_MATMUL_MAX_SIZE if transpose else networks.MATMUL_MAX_SIZE)
+    assert size <= networks.WEIGHT_GRADIENT_MATMUL_MAX_SIZE
     ours_class, keras_class = (
         (networks.Conv2DTranspose, keras.layers.Conv2DTranspose)
         if transpose
@@ -121,19 +127,62 @@ def test_small_map_convolutions_equal_keras_forward_and_backward(transpose, size
     x = tf.random.normal([3, size, size, 6], seed=size)
     ours(x), reference(x)
     reference.set_weights(ours.get_weights())
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(x)
-        out, expected = ours(x), reference(x)
-        loss, expected_loss = tf.reduce_sum(tf.sin(out)), tf.reduce_sum(tf.sin(expected))
+
+    def losses_and_gradients(layer):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = layer(x)
+            loss = tf.reduce_sum(tf.sin(out))
+        return out, tape.gradient(loss, [x] + layer.trainable_weights)
+
+    (out, grads), (expected, expected_grads) = map(losses_and_gradients, (ours, reference))
     np.testing.assert_allclose(out.numpy(), expected.numpy(), atol=1e-5)
-    pairs = [(tape.gradient(loss, x), tape.gradient(expected_loss, x))] + list(
-        zip(
-            tape.gradient(loss, ours.trainable_weights),
-            tape.gradient(expected_loss, reference.trainable_weights),
-        )
-    )
-    for ours_grad, expected_grad in pairs:
+    for ours_grad, expected_grad in zip(grads, expected_grads):
         np.testing.assert_allclose(ours_grad.numpy(), expected_grad.numpy(), rtol=1e-5, atol=1e-4)
-    graph = tf.function(ours).get_concrete_function(x).graph
+    graph = tf.function(lambda: losses_and_gradients(ours)).get_concrete_function().graph
     op_types = {op.type for op in graph.get_operations()}
-    assert op_types & {"MatMul", "Einsum"} and not op_types & {"Conv2D", "Conv2DBackpropInput"}
+    if small:  # no convolution kernel at all
+        assert op_types & {"MatMul", "Einsum"}
+        assert not op_types & {"Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"}
+    else:  # oneDNN's convolutions, but not its weight gradient
+        assert {"MatMul", "ExtractImagePatches"} <= op_types
+        assert "Conv2DBackpropFilter" not in op_types
+
+
+def _kernel_casts(graph) -> int:
+    """Casts in `graph` of a convolution kernel variable read (the rank-4 ones)."""
+    return sum(
+        op.type == "Cast"
+        and op.inputs[0].op.type == "ReadVariableOp"
+        and op.inputs[0].shape.rank == 4
+        for op in graph.get_operations()
+    )
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "float32"])
+def test_kernels_cast_once_per_step_however_often_a_network_runs(tiny_config, policy):
+    with networks.built_in(policy):
+        generator = networks.generator(tiny_config, "g")
+    kernels = [layer.kernel for layer in generator.submodules if hasattr(layer, "kernel")]
+    images = tf.random.uniform([1, 32, 32, 3], -1, 1, seed=3)
+
+    def two_calls(share: bool):
+        sharing = networks.kernels_cast_once([generator]) if share else contextlib.nullcontext()
+        with tf.GradientTape() as tape, sharing:
+            loss = tf.reduce_sum(generator(generator(images)))
+        return loss, tape.gradient(loss, generator.trainable_variables)
+
+    shared = tf.function(lambda: two_calls(True)).get_concrete_function().graph
+    separate = tf.function(lambda: two_calls(False)).get_concrete_function().graph
+    if policy == "float32":
+        assert _kernel_casts(shared) == _kernel_casts(separate) == 0
+    else:  # one cast per kernel instead of one per call
+        assert _kernel_casts(separate) == 2 * len(kernels)
+        assert _kernel_casts(shared) == len(kernels)
+    (loss, grads), (expected_loss, expected_grads) = two_calls(True), two_calls(False)
+    assert loss.numpy() == expected_loss.numpy()  # the same casts, the same forward pass
+    for grad, expected in zip(grads, expected_grads):  # summed in bfloat16, then cast
+        np.testing.assert_allclose(grad.numpy(), expected.numpy(), rtol=2e-2, atol=1e-3)
+    # The variables are the layers' own again, still tracked and trained.
+    assert [layer.kernel for layer in generator.submodules if hasattr(layer, "kernel")] == kernels
+    assert all(any(k is v for v in generator.trainable_variables) for k in kernels)
