@@ -179,6 +179,10 @@ class CycleGan(tf.Module):
     def compute_gradients(self, real_a: tf.Tensor, real_b: tf.Tensor, global_batch_size: int):
         """(generator grads, discriminator grads, this replica's share of each loss's
         global-batch mean). Pure computation: XLA-compilable."""
+        with networks.KernelGradients.collecting() as kernel_gradients:
+            return self._compute_gradients(real_a, real_b, global_batch_size, kernel_gradients)
+
+    def _compute_gradients(self, real_a, real_b, global_batch_size, kernel_gradients):
         with tf.GradientTape(persistent=True) as tape:
             per_example = self.per_example_losses(real_a, real_b)
             mean = {
@@ -194,11 +198,12 @@ class CycleGan(tf.Module):
         # The discriminators see the fakes without stop_gradient; that is exact because each
         # gradient below is taken only with respect to its own networks' variables.
         generator_grads = self._unscaled(
-            self.generator_optimizer, tape.gradient(generator_scaled, self.generator_variables)
+            self.generator_optimizer,
+            kernel_gradients.gradient(tape, generator_scaled, self.generator_variables),
         )
         discriminator_grads = self._unscaled(
             self.discriminator_optimizer,
-            tape.gradient(discriminator_scaled, self.discriminator_variables),
+            kernel_gradients.gradient(tape, discriminator_scaled, self.discriminator_variables),
         )
         return generator_grads, discriminator_grads, mean
 

@@ -27,7 +27,8 @@ holds a whole step of ours to the tutorial's.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, List, Sequence
+import threading
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tf_keras as keras
@@ -171,32 +172,125 @@ def _patches(x: tf.Tensor) -> tf.Tensor:
     return tf.reshape(patches, [-1, patches.shape[-1]])
 
 
-@tf.custom_gradient
-def _conv_4x4_stride_2(x: tf.Tensor, kernel: tf.Tensor):
+class KernelGradients:
+    """Collects the kernel gradients of the product layers below (small and mid-size maps) and
+    computes each as one product over all of a step's calls of its layer.
+
+    A step calls each generator twice. Left to the tape, every call writes a full kernel
+    gradient and an AddN sums the two: three passes over kernels of 4-33 MB on the maps where
+    reading them is most of the work. Here each call records the two factors of its share
+    (kernel matrix gradient = left^T @ right) and `gradient` multiplies the concatenated
+    factors once. Active inside `collecting()`; elsewhere (serving, evaluation) the layers
+    take the tape's usual path.
+    """
+
+    _active = threading.local()  # per thread: MirroredStrategy runs each replica in its own
+
+    def __init__(self):
+        self._factors: Dict[int, Tuple[keras.layers.Layer, List[tf.Tensor], List[tf.Tensor]]] = {}
+
+    @classmethod
+    def current(cls) -> Optional["KernelGradients"]:
+        return getattr(cls._active, "collector", None)
+
+    @classmethod
+    @contextlib.contextmanager
+    def collecting(cls) -> Iterator["KernelGradients"]:
+        previous, cls._active.collector = cls.current(), cls()
+        try:
+            yield cls._active.collector
+        finally:
+            cls._active.collector = previous
+
+    def add(self, layer: keras.layers.Layer, left: tf.Tensor, right: tf.Tensor) -> None:
+        _, lefts, rights = self._factors.setdefault(id(layer), (layer, [], []))
+        lefts.append(left)
+        rights.append(right)
+
+    def gradient(self, tape: tf.GradientTape, target: tf.Tensor, variables: Sequence[tf.Variable]):
+        """tape.gradient(target, variables), the collected kernels' gradients filled in."""
+        self._factors.clear()  # only what this gradient's backward pass records counts
+        gradients = list(tape.gradient(target, variables))
+        position = {id(variable): index for index, variable in enumerate(variables)}
+        for layer, lefts, rights in self._factors.values():
+            index = position.get(id(layer.kernel))
+            if index is None:  # a layer this target only passes through
+                continue
+            product = tf.matmul(tf.concat(lefts, 0), tf.concat(rights, 0), transpose_a=True)
+            kernel_gradient = tf.cast(tf.reshape(product, layer.kernel.shape), layer.kernel.dtype)
+            if gradients[index] is not None:
+                kernel_gradient += gradients[index]
+            gradients[index] = kernel_gradient
+        self._factors.clear()
+        return gradients
+
+
+def _kernel_gradient(
+    collector: Optional[KernelGradients], layer, kernel, left: tf.Tensor, right: tf.Tensor
+) -> Optional[tf.Tensor]:
+    """The kernel gradient left^T @ right of one call, or None when `collector` (the one active
+    at the forward pass) takes it."""
+    if collector is not None:
+        collector.add(layer, left, right)
+        return None
+    return tf.reshape(tf.matmul(left, right, transpose_a=True), kernel.shape)
+
+
+def _conv_4x4_stride_2(layer, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
     """tf.nn.conv2d(x, kernel, 2, 'same'), its weight gradient as patches^T @ dy."""
+    collector = KernelGradients.current()
 
-    def gradient(dy):
-        dx = tf.nn.conv2d_transpose(dy, kernel, tf.shape(x), 2, "SAME")  # TF's own input grad
-        dkernel = tf.matmul(_patches(x), tf.reshape(dy, [-1, kernel.shape[-1]]), transpose_a=True)
-        return dx, tf.reshape(dkernel, kernel.shape)
+    @tf.custom_gradient
+    def conv(x, kernel):
+        def gradient(dy):
+            dx = tf.nn.conv2d_transpose(dy, kernel, tf.shape(x), 2, "SAME")  # TF's own
+            flat_dy = tf.reshape(dy, [-1, kernel.shape[-1]])
+            return dx, _kernel_gradient(collector, layer, kernel, _patches(x), flat_dy)
 
-    return tf.nn.conv2d(x, kernel, 2, "SAME"), gradient
+        return tf.nn.conv2d(x, kernel, 2, "SAME"), gradient
+
+    return conv(x, kernel)
 
 
-@tf.custom_gradient
-def _conv_transpose_4x4_stride_2(x: tf.Tensor, kernel: tf.Tensor):
+def _conv_transpose_4x4_stride_2(layer, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
     """The stride-2 'same' transposed convolution of x ([4, 4, filters, channels] kernel),
     its weight gradient as patches(dy)^T @ x: the transposed convolution's weight gradient is
     the convolution's, with dy as the input and x as the output gradient."""
     shape = tf.shape(x)
     output_shape = [shape[0], 2 * shape[1], 2 * shape[2], kernel.shape[2]]
+    collector = KernelGradients.current()
 
-    def gradient(dy):
-        dx = tf.nn.conv2d(dy, kernel, 2, "SAME")  # TF's own input gradient
-        dkernel = tf.matmul(_patches(dy), tf.reshape(x, [-1, kernel.shape[-1]]), transpose_a=True)
-        return dx, tf.reshape(dkernel, kernel.shape)
+    @tf.custom_gradient
+    def conv_transpose(x, kernel):
+        def gradient(dy):
+            dx = tf.nn.conv2d(dy, kernel, 2, "SAME")  # TF's own input gradient
+            flat_x = tf.reshape(x, [-1, kernel.shape[-1]])
+            return dx, _kernel_gradient(collector, layer, kernel, _patches(dy), flat_x)
 
-    return tf.nn.conv2d_transpose(x, kernel, output_shape, 2, "SAME"), gradient
+        return tf.nn.conv2d_transpose(x, kernel, output_shape, 2, "SAME"), gradient
+
+    return conv_transpose(x, kernel)
+
+
+def _product(layer, a: tf.Tensor, kernel_matrix: tf.Tensor, transposed: bool) -> tf.Tensor:
+    """a @ kernel_matrix (a @ kernel_matrix^T when `transposed`): a small map's convolution as
+    one product. Its kernel gradient goes to the collector when one is active."""
+    # einsum for a @ b^T: MatMul(transpose_b=True) ran up to 4x slower in float32 here.
+    outputs = tf.einsum("pc,kc->pk", a, kernel_matrix) if transposed else a @ kernel_matrix
+    collector = KernelGradients.current()
+    if collector is None:
+        return outputs
+
+    @tf.custom_gradient
+    def product(a):  # the kernel's gradient is left to the collector
+        def gradient(dy):
+            left, right = (dy, a) if transposed else (a, dy)
+            collector.add(layer, left, right)
+            return tf.matmul(dy, kernel_matrix, transpose_b=not transposed)
+
+        return outputs, gradient
+
+    return product(a)
 
 
 def _is_4x4_stride_2_same(layer: keras.layers.Layer) -> bool:
@@ -220,7 +314,7 @@ class Conv2D(keras.layers.Conv2D):
         ):
             return super().call(x)
         if size > MATMUL_MAX_SIZE:
-            outputs = _conv_4x4_stride_2(x, tf.convert_to_tensor(self.kernel))
+            outputs = _conv_4x4_stride_2(self, x, tf.convert_to_tensor(self.kernel))
         else:
             outputs = self._as_product(x)
         return outputs + self.bias if self.use_bias else outputs
@@ -235,7 +329,8 @@ class Conv2D(keras.layers.Conv2D):
         ]
         patches = tf.reshape(tf.stack(taps, axis=3), [-1, 16 * channels])
         kernel = tf.reshape(self.kernel, [16 * channels, self.filters])
-        return tf.reshape(patches @ kernel, [-1, out, out, self.filters])
+        outputs = _product(self, patches, kernel, transposed=False)
+        return tf.reshape(outputs, [-1, out, out, self.filters])
 
 
 class Conv2DTranspose(keras.layers.Conv2DTranspose):
@@ -253,7 +348,7 @@ class Conv2DTranspose(keras.layers.Conv2DTranspose):
         ):
             return super().call(x)
         if size > TRANSPOSED_MATMUL_MAX_SIZE:
-            outputs = _conv_transpose_4x4_stride_2(x, tf.convert_to_tensor(self.kernel))
+            outputs = _conv_transpose_4x4_stride_2(self, x, tf.convert_to_tensor(self.kernel))
         else:
             outputs = self._as_product(x)
         return outputs + self.bias if self.use_bias else outputs
@@ -261,10 +356,11 @@ class Conv2DTranspose(keras.layers.Conv2DTranspose):
     def _as_product(self, x):
         size, channels = x.shape[1], x.shape[-1]
         # The kernel is [4, 4, filters, channels]: contributions = x @ kernel^T per pixel.
-        windows = tf.einsum(
-            "pc,kc->pk",
+        windows = _product(
+            self,
             tf.reshape(x, [-1, channels]),
             tf.reshape(self.kernel, [16 * self.filters, channels]),
+            transposed=True,
         )
         windows = tf.reshape(windows, [-1, size, size, 4, 4, self.filters])
         rows = _overlap_rows(windows)  # [b, 2h, w, 4, filters]

@@ -186,3 +186,47 @@ def test_kernels_cast_once_per_step_however_often_a_network_runs(tiny_config, po
     # The variables are the layers' own again, still tracked and trained.
     assert [layer.kernel for layer in generator.submodules if hasattr(layer, "kernel")] == kernels
     assert all(any(k is v for v in generator.trainable_variables) for k in kernels)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_kernel_gradients_collected_over_calls_equal_the_tapes(tiny_config, policy):
+    """A generator called twice (as in a step): with the collector, each product layer's kernel
+    gradient is one product over both calls, no AddN of per-call gradients; the gradients of
+    every variable equal the tape's own."""
+    with networks.built_in(policy):
+        generator = networks.generator(tiny_config.replace(crop_size=64, load_size=64), "g")
+    images = tf.random.uniform([2, 64, 64, 3], -1, 1, seed=4)
+    variables = generator.trainable_variables
+
+    def gradients(collect: bool):
+        collecting = networks.KernelGradients.collecting() if collect else contextlib.nullcontext()
+        with collecting as collector, tf.GradientTape() as tape:
+            fakes = generator(images[:1])
+            loss = tf.reduce_sum(tf.sin(generator(tf.concat([fakes, images[1:]], 0))))
+        if collect:
+            return collector.gradient(tape, loss, variables)
+        return tape.gradient(loss, variables)
+
+    collected, expected = gradients(True), gradients(False)
+    # bfloat16: the tape rounds each call's gradient to 8 bits before the sum, the collector
+    # only the sum; both agree to bfloat16's precision of the largest entry.
+    relative = 1e-5 if policy == "float32" else 2e-2
+    for variable, grad, expected_grad in zip(variables, collected, expected):
+        assert grad.dtype == variable.dtype
+        scale = np.nanmax(np.abs(expected_grad.numpy()))
+        np.testing.assert_allclose(grad.numpy(), expected_grad.numpy(), atol=relative * scale)
+
+    def kernel_sums(collect: bool) -> int:  # AddNs of per-call kernel gradients ([4, 4, ...])
+        graph = tf.function(lambda: gradients(collect)).get_concrete_function().graph
+        return sum(
+            op.type == "AddN" and op.outputs[0].shape[:2] == [4, 4] for op in graph.get_operations()
+        )
+
+    collected_layers = [  # maps up to 16 px: the collector computes their kernel gradients
+        layer
+        for layer in generator.submodules
+        if isinstance(layer, (networks.Conv2D, networks.Conv2DTranspose))
+        and layer.input.shape[1] <= networks.WEIGHT_GRADIENT_MATMUL_MAX_SIZE
+    ]
+    assert len(collected_layers) == 9  # 4 down, 5 up of the 64 px U-Net
+    assert kernel_sums(False) - kernel_sums(True) == len(collected_layers)
