@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tf_keras as keras
@@ -187,7 +187,7 @@ class KernelGradients:
     _active = threading.local()  # per thread: MirroredStrategy runs each replica in its own
 
     def __init__(self):
-        self._factors: Dict[int, Tuple[keras.layers.Layer, List[tf.Tensor], List[tf.Tensor]]] = {}
+        self._factors: Dict[int, Tuple[keras.layers.Layer, list, list, Optional[Callable]]] = {}
 
     @classmethod
     def current(cls) -> Optional["KernelGradients"]:
@@ -202,8 +202,11 @@ class KernelGradients:
         finally:
             cls._active.collector = previous
 
-    def add(self, layer: keras.layers.Layer, left: tf.Tensor, right: tf.Tensor) -> None:
-        _, lefts, rights = self._factors.setdefault(id(layer), (layer, [], []))
+    def add(self, layer: keras.layers.Layer, left: tf.Tensor, right: tf.Tensor, left_of=None):
+        """Record one call's factors; `left_of` (the same for every call of `layer`) makes the
+        left factor of the concatenated `left`s: patches are extracted once, from the calls'
+        maps, not copied per call."""
+        _, lefts, rights, _ = self._factors.setdefault(id(layer), (layer, [], [], left_of))
         lefts.append(left)
         rights.append(right)
 
@@ -212,11 +215,13 @@ class KernelGradients:
         self._factors.clear()  # only what this gradient's backward pass records counts
         gradients = list(tape.gradient(target, variables))
         position = {id(variable): index for index, variable in enumerate(variables)}
-        for layer, lefts, rights in self._factors.values():
+        for layer, lefts, rights, left_of in self._factors.values():
             index = position.get(id(layer.kernel))
             if index is None:  # a layer this target only passes through
                 continue
-            product = tf.matmul(tf.concat(lefts, 0), tf.concat(rights, 0), transpose_a=True)
+            left = tf.concat(lefts, 0)
+            left = left_of(left) if left_of else left
+            product = tf.matmul(left, tf.concat(rights, 0), transpose_a=True)
             kernel_gradient = tf.cast(tf.reshape(product, layer.kernel.shape), layer.kernel.dtype)
             if gradients[index] is not None:
                 kernel_gradient += gradients[index]
@@ -228,12 +233,12 @@ class KernelGradients:
 def _kernel_gradient(
     collector: Optional[KernelGradients], layer, kernel, left: tf.Tensor, right: tf.Tensor
 ) -> Optional[tf.Tensor]:
-    """The kernel gradient left^T @ right of one call, or None when `collector` (the one active
-    at the forward pass) takes it."""
+    """The kernel gradient patches(left)^T @ right of one call, or None when `collector` (the
+    one active at the forward pass) takes it."""
     if collector is not None:
-        collector.add(layer, left, right)
+        collector.add(layer, left, right, left_of=_patches)
         return None
-    return tf.reshape(tf.matmul(left, right, transpose_a=True), kernel.shape)
+    return tf.reshape(tf.matmul(_patches(left), right, transpose_a=True), kernel.shape)
 
 
 def _conv_4x4_stride_2(layer, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
@@ -245,7 +250,7 @@ def _conv_4x4_stride_2(layer, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
         def gradient(dy):
             dx = tf.nn.conv2d_transpose(dy, kernel, tf.shape(x), 2, "SAME")  # TF's own
             flat_dy = tf.reshape(dy, [-1, kernel.shape[-1]])
-            return dx, _kernel_gradient(collector, layer, kernel, _patches(x), flat_dy)
+            return dx, _kernel_gradient(collector, layer, kernel, x, flat_dy)
 
         return tf.nn.conv2d(x, kernel, 2, "SAME"), gradient
 
@@ -265,7 +270,7 @@ def _conv_transpose_4x4_stride_2(layer, x: tf.Tensor, kernel: tf.Tensor) -> tf.T
         def gradient(dy):
             dx = tf.nn.conv2d(dy, kernel, 2, "SAME")  # TF's own input gradient
             flat_x = tf.reshape(x, [-1, kernel.shape[-1]])
-            return dx, _kernel_gradient(collector, layer, kernel, _patches(dy), flat_x)
+            return dx, _kernel_gradient(collector, layer, kernel, dy, flat_x)
 
         return tf.nn.conv2d_transpose(x, kernel, output_shape, 2, "SAME"), gradient
 
