@@ -8,12 +8,14 @@ Measures, in one process:
   own thread pool, as the steps use it), GFLOP/s = 2 n^3 / time;
 - the FLOPs of one training step, counted from the networks' own layers: every convolution,
   transposed convolution and small-map product (networks.Conv2D/Conv2DTranspose) records
-  2 x its multiply-adds while one forward pass of the step runs (the step's six generator and
-  four or six discriminator calls); the step is 3x that (the backward pass computes each
-  layer's input gradient and weight gradient, each the forward's FLOPs; the input gradients
-  of real images are not needed, well under 1% of the count). Instance norm, activations,
-  losses and Adam are left out: memory-bound, a few % of the FLOPs. A test holds the count
-  to TensorFlow's own per-op FLOP statistics;
+  2 x its multiply-adds in one forward pass of a generator and of a discriminator on one
+  image (g and d; a test holds them to TensorFlow's own per-op FLOP statistics); the step
+  counts each pass as many times as its math computes it (`step_flops`): every call's forward
+  pass, layer input gradients and weight gradients (each the forward's FLOPs), and a second
+  pass of input gradients through each discriminator's call on generated images, for the
+  generators' loss. (The input gradients of real images are not needed: well under 1% of the
+  count.) Instance norm, activations, losses and Adam are left out: memory-bound, a few % of
+  the FLOPs;
 - each preset's step at each size and precision (ms/step, median of the rounds), its GFLOP/s
   and that as a share of the same precision's matrix-product peak; the tutorial's own float32
   step (benchmarks/tutorial_step.py) beside the tutorial preset, and the default precision's
@@ -84,14 +86,27 @@ def counting_flops(models: Sequence) -> Iterator[List[int]]:
 
 
 def step_flops(model, size: int) -> int:
-    """One training step's FLOPs at batch 1: 3 x its forward pass (see the docstring)."""
+    """One training step's FLOPs at batch 1, from one generator's and one discriminator's
+    forward FLOPs on one image (g, d).
+
+    - Six generator calls (translation, identity and cycle of each direction), each forward,
+      input gradients and weight gradients: 3g each.
+    - Each discriminator on real images: 3d. On generated images the step runs two backward
+      passes, one per loss: the generators' (input gradients down to the images: d) and the
+      discriminator's own (2d): 4d. With an image pool (paper) the fakes' call serves the
+      generators' loss only (2d) and a third call, on pooled images, the discriminator's (3d).
+    """
     import tensorflow as tf
 
-    images = tf.zeros([1, size, size, 3])
-    networks = (model.g_ab, model.g_ba, model.d_a, model.d_b)
-    with counting_flops(networks) as counted:
-        model.per_example_losses(images, images)
-    return 3 * sum(counted)
+    image = tf.zeros([1, size, size, 3])
+    with counting_flops([model.g_ab]) as counted:
+        model.g_ab(image)
+    g = sum(counted)
+    with counting_flops([model.d_a]) as counted:
+        model.d_a(image)
+    d = sum(counted)
+    discriminator_calls = (3 + 2 + 3) if model.pool_a is not None else (3 + 4)
+    return 6 * 3 * g + 2 * discriminator_calls * d
 
 
 def _matmul_rate(dtype, repeats: int = 4) -> Callable[[], float]:

@@ -127,18 +127,49 @@ def test_flops_counted_from_the_layers_are_tensorflows_count(monkeypatch, preset
         assert ours == _our_count(model, 32) == _tensorflows_count(model, 32) > 0
 
 
-def test_a_steps_flops_are_three_forward_passes_of_its_network_calls():
-
+def test_a_steps_flops_count_each_pass_its_math_runs():
+    """3 passes (forward, input and weight gradients) for every network call, and for each
+    discriminator's call on generated images a second input-gradient pass (the generators'
+    loss): 4; with an image pool the fakes' call runs forward and input gradients only."""
     from benchmarks import roofline
     from cyclegan.config import preset
     from cyclegan.model import CycleGan
 
-    for pool_size, discriminator_calls in ((0, 4), (3, 6)):
+    for pool_size, discriminator_passes in ((0, 3 + 4), (3, 3 + 2 + 3)):
         model = CycleGan(preset("demo").replace(crop_size=32, load_size=32, pool_size=pool_size))
         g, d = _our_count(model.g_ab, 32), _our_count(model.d_a, 32)
-        # G and F: translation, identity and cycle, one image each; D: real, fake (, pooled).
-        expected = 3 * (6 * g + discriminator_calls * d)
+        expected = 6 * 3 * g + 2 * discriminator_passes * d
         assert roofline.step_flops(model, 32) == expected
+
+
+def test_the_step_runs_two_input_gradient_passes_through_a_discriminator_on_fakes():
+    """What the count's 4 passes for the discriminators on fakes stand on: the step's graph
+    has, for the discriminator's widest layer, two input-gradient convolutions for the call
+    on generated images (one per loss) and one for the call on real images."""
+    import tensorflow as tf
+
+    from cyclegan.config import preset
+    from cyclegan.model import CycleGan
+
+    model = CycleGan(preset("tutorial").replace(crop_size=32, load_size=32))
+    images = tf.zeros([1, 32, 32, 3])
+    graph = (
+        tf.function(lambda: model.compute_gradients(images, images, 1))
+        .get_concrete_function()
+        .graph
+    )
+    widest = max(
+        (layer for layer in model.d_a.submodules if hasattr(layer, "kernel")),
+        key=lambda layer: layer.kernel.shape.num_elements(),
+    )
+    input_gradients = [
+        op.name
+        for op in graph.get_operations()
+        if op.type == "Conv2DBackpropInput" and f"discriminator_a/{widest.name}/" in op.name
+    ]
+    calls = sorted({name.split(f"{widest.name}/")[1].split("/")[0] for name in input_gradients})
+    per_call = [sum(f"/{call}/" in name for name in input_gradients) for call in calls]
+    assert sorted(per_call) == [1, 2]
 
 
 def test_the_timeline_draws_idle_and_busy_cores_apart():
