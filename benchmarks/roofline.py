@@ -1,7 +1,7 @@
 """How close a training step runs to what this machine's cores can compute.
 
     python -m benchmarks roofline [--sizes 64 256] [--presets tutorial paper]
-        [--precisions float32 mixed_bfloat16] [--rounds 5]
+        [--precisions float32 mixed_bfloat16] [--rounds 3]
 
 Measures, in one process:
 - the peak: a 4096 x 4096 matrix product in float32 and in bfloat16 on all cores (TensorFlow's
@@ -178,8 +178,9 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--precisions",
         nargs="+",
-        default=["float32", "mixed_bfloat16"],
-        help="timed besides `auto` (the default), which runs as whichever it picks here",
+        help="timed besides `auto` (the default), which runs as whichever it picks here "
+        "(default: float32, and mixed_bfloat16 where the CPU computes in bfloat16; elsewhere "
+        "oneDNN emulates it, several times slower than float32)",
     )
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
@@ -190,7 +191,11 @@ def main(argv=None) -> None:
     from cyclegan import precision
 
     auto = precision.resolve(precision.AUTO)
+    print(f"CPU: {precision.cpu_description()}", flush=True)
     print(f"precision=auto here: {auto.policy} ({auto.reason})", flush=True)
+    if args.precisions is None:
+        native = set(precision.cpu_flags()) & set(precision.BFLOAT16_CPU_FLAGS)
+        args.precisions = ["float32", "mixed_bfloat16"] if native else ["float32"]
     measures: Dict[object, Callable[[], float]] = {
         "float32": _matmul_rate(tf.float32),
         "bfloat16": _matmul_rate(tf.bfloat16),

@@ -54,16 +54,32 @@ def choose(cpu_flags: Iterable[str], gpu_capabilities: Sequence[Tuple[int, int]]
     return Choice("float32", "no GPU; the CPU has neither AVX512_BF16 nor AMX")
 
 
-def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset:
-    """The CPU's feature flags as Linux names them (empty where /proc/cpuinfo is missing)."""
+def _cpuinfo_field(name: str, cpuinfo: str) -> str:
+    """The first `name` line's value in /proc/cpuinfo ('' where the file or line is missing)."""
     try:
         with open(cpuinfo) as file:
             for line in file:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
+                if line.split(":", 1)[0].strip() == name:
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return frozenset()
+    return ""
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset:
+    """The CPU's feature flags as Linux names them (empty where /proc/cpuinfo is missing)."""
+    return frozenset(_cpuinfo_field("flags", cpuinfo).split())
+
+
+def cpu_description(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The CPU's model and the vector and bfloat16 units that decide a step's speed, e.g.
+    'AMD EPYC; AVX-512: yes; bfloat16: avx512_bf16' (benchmark figures depend on them)."""
+    flags = cpu_flags(cpuinfo)
+    bfloat16 = ", ".join(sorted(flags & set(BFLOAT16_CPU_FLAGS))) or "none (emulated)"
+    return (
+        f"{_cpuinfo_field('model name', cpuinfo) or 'unknown CPU'}; "
+        f"AVX-512: {'yes' if 'avx512f' in flags else 'no'}; bfloat16: {bfloat16}"
+    )
 
 
 def gpu_capabilities() -> Tuple[Tuple[int, int], ...]:

@@ -208,13 +208,20 @@ def test_kernel_gradients_collected_over_calls_equal_the_tapes(tiny_config, poli
         return tape.gradient(loss, variables)
 
     collected, expected = gradients(True), gradients(False)
-    # bfloat16: the tape rounds each call's gradient to 8 bits before the sum, the collector
-    # only the sum; both agree to bfloat16's precision of the largest entry.
-    relative = 1e-5 if policy == "float32" else 2e-2
     for variable, grad, expected_grad in zip(variables, collected, expected):
         assert grad.dtype == variable.dtype
-        scale = np.nanmax(np.abs(expected_grad.numpy()))
-        np.testing.assert_allclose(grad.numpy(), expected_grad.numpy(), atol=relative * scale)
+        grad, expected_grad = grad.numpy(), expected_grad.numpy()
+        if policy == "float32":  # the same sums in another order
+            scale = np.nanmax(np.abs(expected_grad))
+            np.testing.assert_allclose(grad, expected_grad, atol=1e-5 * scale)
+        else:
+            # bfloat16: the tape rounds each call's gradient before the sum, the collector only
+            # the sum, and on CPUs without bfloat16 units (oneDNN emulates it on AVX2) the
+            # kernels round partial sums too. Measured: under 2% apart (norm of the difference
+            # over the tape's) with AVX512_BF16, up to 6% on AVX2. Leaving out one call's
+            # share moves most gradients by 50-90%.
+            difference = np.linalg.norm(grad - expected_grad)
+            assert difference <= 0.1 * np.linalg.norm(expected_grad), variable.name
 
     def kernel_sums(collect: bool) -> int:  # AddNs of per-call kernel gradients ([4, 4, ...])
         graph = tf.function(lambda: gradients(collect)).get_concrete_function().graph

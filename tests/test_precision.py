@@ -41,6 +41,19 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
     assert precision.cpu_flags(str(tmp_path / "missing")) == frozenset()
 
 
+def test_cpu_description_names_the_model_and_its_vector_units(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("model name\t: AMD EPYC\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    assert precision.cpu_description(str(cpuinfo)) == (
+        "AMD EPYC; AVX-512: yes; bfloat16: avx512_bf16"
+    )
+    cpuinfo.write_text("model name\t: AMD EPYC\nflags\t\t: fpu avx2\n")
+    assert precision.cpu_description(str(cpuinfo)) == (
+        "AMD EPYC; AVX-512: no; bfloat16: none (emulated)"
+    )
+    assert precision.cpu_description(str(tmp_path / "missing")).startswith("unknown CPU;")
+
+
 def test_a_pinned_precision_is_kept(monkeypatch):
     monkeypatch.setattr(precision, "_detected", lambda: pytest.fail("detected a pinned one"))
     assert precision.resolve("float32") == precision.Choice("float32", "set in the config")
