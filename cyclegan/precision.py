@@ -5,8 +5,12 @@
 - GPUs 7.x (V100, T4) have float16 tensor cores but no bfloat16 ones: mixed_float16, with
   dynamic loss scaling (model.py);
 - older GPUs: float32;
-- CPUs with AVX512_BF16 or AMX (oneDNN runs bfloat16 convolutions and products on them at
+- CPUs with AVX512_BF16 and no AMX (oneDNN runs bfloat16 convolutions and products on them at
   about twice the float32 rate): mixed_bfloat16;
+- CPUs with AMX: float32. oneDNN computes bfloat16 on AMX's tiles there (2-3.7x float32's
+  speed), but on horse2zebra those runs missed quality parity on one metric (cycle L1 B->A
+  worse than float32's by more than float32's own seed-to-seed spread; `python -m benchmarks
+  quality`), so bfloat16 stays a choice the user makes (train.precision=mixed_bfloat16);
 - any other CPU: float32 (bfloat16 would be emulated, slower than float32).
 
 Training on GPUs when any is visible, the lowest capability among them decides. Mixed
@@ -24,6 +28,7 @@ from typing import Iterable, Sequence, Tuple
 AUTO = "auto"
 # CPU flags (Linux /proc/cpuinfo names) under which oneDNN computes in bfloat16 natively.
 BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+AMX_BFLOAT16_FLAG = "amx_bf16"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +52,12 @@ def choose(cpu_flags: Iterable[str], gpu_capabilities: Sequence[Tuple[int, int]]
             )
         return Choice("float32", f"the GPUs ({named}) have no fast half precision")
     found = sorted(set(cpu_flags) & set(BFLOAT16_CPU_FLAGS))
+    if AMX_BFLOAT16_FLAG in found:
+        return Choice(
+            "float32",
+            "no GPU; the CPU computes bfloat16 on AMX, which missed quality parity on "
+            "horse2zebra; pin train.precision=mixed_bfloat16 for ~2x the speed",
+        )
     if found:
         return Choice(
             "mixed_bfloat16", f"no GPU; the CPU computes in bfloat16 ({', '.join(found)})"
