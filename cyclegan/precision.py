@@ -27,8 +27,8 @@ from typing import Iterable, Sequence, Tuple
 
 AUTO = "auto"
 # CPU flags (Linux /proc/cpuinfo names) under which oneDNN computes in bfloat16 natively.
-BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 AMX_BFLOAT16_FLAG = "amx_bf16"
+BFLOAT16_CPU_FLAGS = ("avx512_bf16", AMX_BFLOAT16_FLAG)
 
 
 @dataclasses.dataclass(frozen=True)
